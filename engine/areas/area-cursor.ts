@@ -1,0 +1,290 @@
+/**
+ * AreaCursor: the ONE tailing cursor of an area in this process [DESIGN "One cursor per area per
+ * process"], its ring of pre-encoded frames, and its subscriber list. Live fan-out, catch-up and
+ * the sweep all live here because they share the invariant that makes replay/live seamless:
+ *
+ *   a slot receives offset N live only if its virtual cursor `sent` is exactly N-1 and it is LIVE;
+ *   otherwise catch-up sends sent+1, sent+2, ... from the ring or the log until sent == head.
+ *
+ * Everything that changes `sent` runs on the one JS thread, so there is no gap and no duplicate at
+ * the replay/live boundary even while publishing continues [issue 2].
+ */
+import type { AreaLog, LogRecord, TailHandle } from '../log/types.ts';
+import type { FormatTable } from './encoding.ts';
+import { FrameRing, type RingEntry } from './ring.ts';
+import { WRITE_DROPPED, type Subscriber } from './subscriber.ts';
+import { CATCHING_UP, LIVE, PAUSED, REPLAYING, type VirtualCursors } from './virtual-cursors.ts';
+import { fanOut } from './fan-out.ts';
+import type { AreaMetrics } from './metrics.ts';
+
+export interface AreaSettings {
+  readonly ringSize: number;
+  readonly resendAfterMs: number;
+  readonly maxResends: number;
+  /** Records per log read during catch-up. */
+  readonly replayBatch: number;
+}
+
+export interface AreaDeps {
+  readonly log: AreaLog;
+  readonly formats: FormatTable;
+  readonly cursors: VirtualCursors;
+  readonly metrics: AreaMetrics;
+  readonly settings: AreaSettings;
+  readonly now: () => number;
+  readonly onError: (area: string, what: string, err: unknown) => void;
+}
+
+export class AreaCursor {
+  epoch = '';
+  /** Newest offset this cursor has read from the log. */
+  head = 0;
+  /** Oldest offset the log still retains (refreshed by the sweep and by the tail). */
+  first = 1;
+  /** ms since the last subscriber left (0 while it has subscribers). */
+  idleSince = 0;
+  readonly ring: FrameRing;
+  /** Parallel arrays: slots[i] is the virtual-cursor slot of subs[i]. */
+  private readonly slots: number[] = [];
+  private readonly subs: Subscriber[] = [];
+  private tailHandle: TailHandle | undefined;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly deps: AreaDeps,
+  ) {
+    this.ring = new FrameRing(deps.settings.ringSize);
+  }
+
+  get subscriberCount(): number {
+    return this.subs.length;
+  }
+
+  async open(): Promise<void> {
+    const st = await this.deps.log.state(this.id);
+    this.epoch = st.epoch;
+    this.head = st.head;
+    this.first = st.first;
+    this.idleSince = this.deps.now();
+    this.tailHandle = this.deps.log.tail(this.id, st.head, (records) => this.onRecords(records));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.tailHandle?.close();
+    this.tailHandle = undefined;
+    this.ring.clear();
+  }
+
+  /** Registers a subscription that has received everything up to `startOffset`. Not yet sending. */
+  attach(sub: Subscriber, startOffset: number): number {
+    const vc = this.deps.cursors;
+    const slot = vc.alloc(startOffset, this.deps.now());
+    vc.index[slot] = this.slots.length;
+    this.slots.push(slot);
+    this.subs.push(sub);
+    this.idleSince = 0;
+    return slot;
+  }
+
+  /** Starts delivery: replays what the slot is missing, then it is LIVE. Call right after attach. */
+  start(slot: number, sub: Subscriber): void {
+    this.catchUp(slot, sub);
+  }
+
+  detach(slot: number): void {
+    const vc = this.deps.cursors;
+    const i = vc.index[slot];
+    if (i < 0 || this.slots[i] !== slot) return;
+    const last = this.slots.length - 1;
+    if (i !== last) {
+      const movedSlot = this.slots[last];
+      this.slots[i] = movedSlot;
+      this.subs[i] = this.subs[last];
+      vc.index[movedSlot] = i;
+    }
+    this.slots.pop();
+    this.subs.pop();
+    vc.free(slot);
+    if (this.subs.length === 0) this.idleSince = this.deps.now();
+  }
+
+  /** The transport resumed a paused connection: catch its slot up. */
+  resume(slot: number, sub: Subscriber): void {
+    const vc = this.deps.cursors;
+    if (vc.state[slot] === PAUSED) vc.state[slot] = CATCHING_UP;
+    if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
+  }
+
+  private onRecords(records: readonly LogRecord[]): void {
+    if (this.closed) return;
+    const { formats, metrics } = this.deps;
+    for (let k = 0; k < records.length; k++) {
+      const r = records[k];
+      if (r.offset <= this.head) continue;
+      // Records skipped by retention while we were not reading: those are gone for everyone.
+      if (r.offset > this.head + 1 && r.offset > this.first) this.first = r.offset;
+      let frames: Uint8Array[];
+      try {
+        frames = formats.encodeAll(this.id, r);
+      } catch (err) {
+        // An undecodable payload must never stall the area: count it and move past it.
+        this.deps.onError(this.id, `encode offset ${r.offset}`, err);
+        metrics.undeliverable.inc();
+        frames = [];
+      }
+      const entry: RingEntry = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, frames };
+      this.ring.push(entry);
+      this.head = r.offset;
+      if (frames.length === 0) continue;
+      const started = performance.now();
+      const res = fanOut(entry, this.slots, this.subs, this.deps.cursors, this.deps.now());
+      metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
+      metrics.delivered.inc(res.delivered);
+      if (res.behind > 0) this.catchUpAll();
+    }
+  }
+
+  /** Catch-up for every CATCHING_UP slot (after a fan-out found some behind). */
+  private catchUpAll(): void {
+    const st = this.deps.cursors.state;
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      if (st[this.slots[i]] === CATCHING_UP) this.catchUp(this.slots[i], this.subs[i]);
+    }
+  }
+
+  /**
+   * Sends sent+1 .. head to one slot, from the ring where possible and from the log otherwise,
+   * until it is caught up (LIVE), its socket is over budget (PAUSED) or a log read is in flight.
+   */
+  catchUp(slot: number, sub: Subscriber): void {
+    const vc = this.deps.cursors;
+    const now = this.deps.now();
+    let sent = 0;
+    for (;;) {
+      if (sub.closed || this.closed) return;
+      if (sub.paused) {
+        vc.state[slot] = PAUSED;
+        return;
+      }
+      const next = vc.sent[slot] + 1;
+      if (next > this.head) {
+        vc.state[slot] = LIVE;
+        break;
+      }
+      if (next < this.first) {
+        this.fellBehind(slot, sub, next);
+        return;
+      }
+      const e = this.ring.get(next);
+      if (e === undefined) {
+        this.replayFromLog(slot, sub, next);
+        break;
+      }
+      if (e.frames.length === 0 || (e.expiresAt !== 0 && e.expiresAt <= now)) {
+        vc.sent[slot] = next;
+        continue;
+      }
+      if (sub.write(e.frames[sub.format]) === WRITE_DROPPED) {
+        sub.paused = true;
+        vc.state[slot] = PAUSED;
+        break;
+      }
+      if (vc.acked[slot] === vc.sent[slot]) vc.since[slot] = now;
+      vc.sent[slot] = next;
+      sent++;
+    }
+    if (sent > 0) this.deps.metrics.replayed.inc(sent);
+  }
+
+  private fellBehind(slot: number, sub: Subscriber, next: number): void {
+    this.deps.metrics.slowConsumerCloses.inc();
+    sub.close('slow_consumer', `area ${this.id}: needs offset ${next}, oldest retained is ${this.first}`);
+    this.deps.cursors.state[slot] = PAUSED;
+  }
+
+  private replayFromLog(slot: number, sub: Subscriber, from: number): void {
+    const vc = this.deps.cursors;
+    vc.state[slot] = REPLAYING;
+    const generation = vc.generation[slot];
+    const { log, formats, settings } = this.deps;
+    this.deps.metrics.logReads.inc();
+    log.read(this.id, from, settings.replayBatch).then(
+      (records) => {
+        if (vc.generation[slot] !== generation || sub.closed || this.closed) return;
+        const now = this.deps.now();
+        let sent = 0;
+        vc.state[slot] = CATCHING_UP;
+        for (const r of records) {
+          if (r.offset <= vc.sent[slot]) continue;
+          if (r.offset !== vc.sent[slot] + 1) break; // trimmed under us: catchUp sees next < first
+          if (r.expiresAt !== 0 && r.expiresAt <= now) {
+            vc.sent[slot] = r.offset;
+            continue;
+          }
+          let frame: Uint8Array;
+          try {
+            frame = formats.encodeOne(sub.format, this.id, r);
+          } catch (err) {
+            this.deps.onError(this.id, `encode offset ${r.offset}`, err);
+            vc.sent[slot] = r.offset;
+            continue;
+          }
+          if (sub.write(frame) === WRITE_DROPPED) {
+            sub.paused = true;
+            vc.state[slot] = PAUSED;
+            break;
+          }
+          if (vc.acked[slot] === vc.sent[slot]) vc.since[slot] = now;
+          vc.sent[slot] = r.offset;
+          sent++;
+        }
+        this.deps.metrics.replayed.inc(sent);
+        // The log answers from its first retained offset: anything it skipped is gone.
+        const retainedFrom = records.length > 0 ? records[0].offset : from + 1;
+        if (retainedFrom > from && retainedFrom > this.first) this.first = retainedFrom;
+        if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
+      },
+      (err: unknown) => {
+        // Leave it CATCHING_UP: the next sweep retries the read.
+        if (vc.generation[slot] === generation) vc.state[slot] = CATCHING_UP;
+        this.deps.onError(this.id, `replay read from ${from}`, err);
+      },
+    );
+  }
+
+  /**
+   * The periodic sweep [DESIGN: heavier work happens here, never inside a fan-out]:
+   * resume drained sockets, retry catch-ups, resend to laggards, close those out of the window.
+   * Returns the minimum acked offset over subscribers (head when none), for metrics.
+   */
+  sweep(now: number): number {
+    const vc = this.deps.cursors;
+    const { resendAfterMs, maxResends } = this.deps.settings;
+    let minAcked = this.head;
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      const slot = this.slots[i];
+      const sub = this.subs[i];
+      if (sub.closed) continue;
+      const st = vc.state[slot];
+      if (st === PAUSED && !sub.paused) vc.state[slot] = CATCHING_UP;
+      if (vc.ackMode[slot] === 1 && vc.acked[slot] < vc.sent[slot] && now - vc.since[slot] > resendAfterMs) {
+        if (vc.resends[slot] >= maxResends) {
+          this.deps.metrics.ackTimeoutCloses.inc();
+          sub.close('ack_timeout', `area ${this.id}: no ack past ${vc.acked[slot]} after ${maxResends} resends`);
+          continue;
+        }
+        // Resend from the ack point: rewind the virtual cursor; catch-up re-sends in order.
+        this.deps.metrics.resent.inc(vc.sent[slot] - vc.acked[slot]);
+        vc.resends[slot]++;
+        vc.since[slot] = now;
+        vc.sent[slot] = vc.acked[slot];
+        if (vc.state[slot] === LIVE) vc.state[slot] = CATCHING_UP;
+      }
+      if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
+      if (vc.acked[slot] < minAcked) minAcked = vc.acked[slot];
+    }
+    return minAcked;
+  }
+}

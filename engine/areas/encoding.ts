@@ -1,0 +1,71 @@
+/**
+ * Wire formats register an encoder; every message is encoded ONCE per registered format when
+ * the area cursor reads it, and all subscribers of that format share the bytes
+ * [DESIGN "Encode once"].
+ */
+import { unpack } from 'msgpackr';
+import type { LogRecord } from '../log/types.ts';
+
+/** Lazily decoded view of a record's payload, shared by all encoders of one record. */
+export class PayloadView {
+  private cachedValue: unknown = undefined;
+  private decoded = false;
+  private cachedJson: string | undefined;
+  constructor(readonly record: LogRecord) {}
+
+  /** The payload as a JS value: parsed JSON, unpacked msgpack, or the raw bytes (binary). */
+  value(): unknown {
+    if (!this.decoded) {
+      const r = this.record;
+      if (r.contentType === 'json') this.cachedValue = JSON.parse(this.jsonText());
+      else if (r.contentType === 'msgpack') this.cachedValue = unpack(r.payload);
+      else this.cachedValue = r.payload;
+      this.decoded = true;
+    }
+    return this.cachedValue;
+  }
+
+  /** JSON text of the payload; binary payloads become a base64 string. */
+  jsonText(): string {
+    if (this.cachedJson === undefined) {
+      const r = this.record;
+      if (r.contentType === 'json') this.cachedJson = Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('utf8');
+      else if (r.contentType === 'binary') this.cachedJson = JSON.stringify(Buffer.from(r.payload).toString('base64'));
+      else this.cachedJson = JSON.stringify(this.value());
+    }
+    return this.cachedJson;
+  }
+}
+
+export interface MessageEncoder {
+  /** Short name for logs and metrics, e.g. 'ws-json'. */
+  readonly name: string;
+  encode(area: string, record: LogRecord, payload: PayloadView): Uint8Array;
+}
+
+/** The ordered list of formats; a Subscriber's `format` is an index into it. */
+export class FormatTable {
+  private readonly list: MessageEncoder[] = [];
+
+  add(encoder: MessageEncoder): number {
+    this.list.push(encoder);
+    return this.list.length - 1;
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** Every format's frame for one record (what the ring stores). */
+  encodeAll(area: string, record: LogRecord): Uint8Array[] {
+    const view = new PayloadView(record);
+    const frames = new Array<Uint8Array>(this.list.length);
+    for (let i = 0; i < this.list.length; i++) frames[i] = this.list[i].encode(area, record, view);
+    return frames;
+  }
+
+  /** One format's frame (catch-up from the log, where only one subscriber needs it). */
+  encodeOne(format: number, area: string, record: LogRecord): Uint8Array {
+    return this.list[format].encode(area, record, new PayloadView(record));
+  }
+}

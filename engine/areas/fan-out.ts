@@ -1,0 +1,75 @@
+/**
+ * The hot loop: one pre-encoded frame to every LIVE subscriber of an area, in offset order.
+ * Allocation-free: typed-array reads and writes, one native send per socket, no closures
+ * [DESIGN "Encode once", DEVELOPERS "keep the fan-out loop allocation-free"].
+ *
+ * Why a per-socket loop and not uWS's native app.publish: publish silently skips sockets over
+ * maxBackpressure, so we could not tell which vehicles missed a message; send() returns
+ * WRITE_DROPPED for exactly those, and their virtual cursor simply does not advance
+ * (bench/fanout.bench.ts measures both).
+ */
+import type { RingEntry } from './ring.ts';
+import { WRITE_DROPPED, type Subscriber } from './subscriber.ts';
+import { CATCHING_UP, LIVE, PAUSED, type VirtualCursors } from './virtual-cursors.ts';
+
+export interface FanOutResult {
+  delivered: number;
+  /** Slots found behind the previous offset (they need a catch-up). */
+  behind: number;
+}
+
+// Reused result object: the loop itself allocates nothing.
+const result: FanOutResult = { delivered: 0, behind: 0 };
+
+export function fanOut(
+  entry: RingEntry,
+  slots: readonly number[],
+  subs: readonly Subscriber[],
+  vc: VirtualCursors,
+  now: number,
+): FanOutResult {
+  const off = entry.offset;
+  const prev = off - 1;
+  const frames = entry.frames;
+  const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
+  const sent = vc.sent;
+  const acked = vc.acked;
+  const since = vc.since;
+  const state = vc.state;
+  let delivered = 0;
+  let behind = 0;
+  for (let i = 0, n = slots.length; i < n; i++) {
+    const slot = slots[i];
+    if (state[slot] !== LIVE) continue;
+    const s = sent[slot];
+    if (s !== prev) {
+      // Ahead (resumed with an offset this process has not read yet): wait for live to pass it.
+      // Behind: a catch-up must send what it is missing first, in order.
+      if (s < prev) {
+        state[slot] = CATCHING_UP;
+        behind++;
+      }
+      continue;
+    }
+    if (expired) {
+      sent[slot] = off;
+      continue;
+    }
+    const sub = subs[i];
+    if (sub.paused) {
+      state[slot] = PAUSED;
+      continue;
+    }
+    if (sub.write(frames[sub.format]) === WRITE_DROPPED) {
+      sub.paused = true;
+      state[slot] = PAUSED;
+      continue;
+    }
+    if (acked[slot] === s) since[slot] = now;
+    sent[slot] = off;
+    delivered++;
+  }
+  result.delivered = delivered;
+  result.behind = behind;
+  return result;
+}

@@ -1,0 +1,30 @@
+/**
+ * The narrow surface areas/ use to reach a vehicle connection, whatever its transport
+ * (centrifuge's Transport: write, close). Implemented by transports/ws (and MQTT later).
+ */
+import type { CloseReason } from '../errors.ts';
+
+/** Results of Subscriber.write, mirroring uWS's send() return values. */
+export const WRITE_OK = 1;
+/** Accepted but buffered: the socket has backpressure that will drain. */
+export const WRITE_BUFFERED = 0;
+/** Not sent: the socket is over its backpressure budget. */
+export const WRITE_DROPPED = 2;
+
+export interface Subscriber {
+  /** Index of this connection's wire format in the area's frame table (see MessageEncoder). */
+  readonly format: number;
+  /** Set by areas when a write was dropped; no live sends until the transport calls resume. */
+  paused: boolean;
+  /** true once closed or closing; areas never write to it again. */
+  readonly closed: boolean;
+  /** Writes one pre-encoded frame. Returns WRITE_OK, WRITE_BUFFERED or WRITE_DROPPED. */
+  write(frame: Uint8Array): number;
+  /** Bytes buffered in user space for this socket. */
+  bufferedAmount(): number;
+  /**
+   * Closes with a registry reason. Must be safe to call while areas iterate their subscriber
+   * lists: implementations defer the actual close (and the detach it causes) to a later tick.
+   */
+  close(reason: CloseReason, detail: string): void;
+}

@@ -1,0 +1,19 @@
+/** What a verified token (or loopback dev mode) allows. Built once per connection/request. */
+export interface Principal {
+  /** JWT `sub`; 'anonymous' in dev mode. */
+  readonly subject: string;
+  /** ms since epoch when the token expires; 0 = never (dev mode or no `exp`). */
+  readonly expiresAt: number;
+  canSubscribe(area: string): boolean;
+  canPublish(area: string): boolean;
+}
+
+export interface Authenticator {
+  /** false only in loopback dev mode (no key configured). */
+  readonly enabled: boolean;
+  /**
+   * Verifies a bearer token. Throws EngineError('unauthorized') for a missing, malformed,
+   * badly signed or expired token. With auth disabled, returns an allow-all principal.
+   */
+  authenticate(token: string | undefined): Promise<Principal>;
+}

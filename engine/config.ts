@@ -1,0 +1,237 @@
+/**
+ * Flags and environment variables -> EngineConfig. The ONLY module that knows the CLI.
+ *
+ * Every setting has a `--kebab-case` flag and an UPPER_SNAKE environment variable (the flag
+ * wins; an empty variable counts as unset). Parser, validation and `--help` are all generated
+ * from the one OPTIONS table below, so they cannot drift apart.
+ */
+import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { parseArgs } from 'node:util';
+import type { EngineConfig } from './config.types.ts';
+import { EngineError } from './errors.ts';
+import { MIN_HS_SECRET_BYTES } from './auth/jwt.ts';
+
+type Kind = 'string' | 'int' | 'level' | 'durability' | 'secret' | 'pemFile';
+
+interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  /** Default as it would be written on the command line; absent = unset. */
+  readonly def?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly meaning: string;
+}
+
+const INT_MAX = 2_147_483_647; // also the largest delay setTimeout honours
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** File descriptors kept free for the log store, listeners and the process itself. */
+export const OPEN_FILE_HEADROOM = 1000;
+export const FALLBACK_OPEN_FILE_LIMIT = 20_000;
+
+export const OPTIONS = [
+  { flag: 'host', env: 'HOST', kind: 'string', def: '127.0.0.1', meaning: 'interface to listen on (HTTP/WebSocket and MQTT); a non-loopback host requires an auth key' },
+  { flag: 'port', env: 'PORT', kind: 'int', def: '8080', min: 0, max: 65535, meaning: 'HTTP/WebSocket port: REST, WebSocket, MQTT-over-WS, /metrics, dashboard (0 = any free port)' },
+  { flag: 'mqtt-port', env: 'MQTT_PORT', kind: 'int', def: '1883', min: 0, max: 65535, meaning: 'MQTT over TCP port (0 = any free port)' },
+  { flag: 'data-dir', env: 'DATA_DIR', kind: 'string', def: './data', meaning: 'directory of the embedded (LMDB) log' },
+  { flag: 'log-level', env: 'LOG_LEVEL', kind: 'level', def: 'info', meaning: `log level: ${LOG_LEVELS.join('|')}` },
+  { flag: 'durability', env: 'DURABILITY', kind: 'durability', def: 'flush', meaning: 'flush = answer a publish after fsync; commit = after the LMDB commit (survives kill -9, not power loss)' },
+  { flag: 'auth-hs-secret', env: 'AUTH_HS_SECRET', kind: 'secret', meaning: `HS256 token secret, >= ${MIN_HS_SECRET_BYTES} bytes (prefer the env var: flags are visible in ps)` },
+  { flag: 'auth-public-key-file', env: 'AUTH_PUBLIC_KEY_FILE', kind: 'pemFile', meaning: 'PEM (SPKI) public key file for tokens: EC P-256 = ES256, RSA = RS256' },
+  { flag: 'retain-count', env: 'RETAIN_COUNT', kind: 'int', def: '100000', min: 1, meaning: 'messages kept per area for catch-up' },
+  { flag: 'retain-seconds', env: 'RETAIN_SECONDS', kind: 'int', def: '86400', min: 1, meaning: 'seconds a message is kept for catch-up' },
+  { flag: 'idempotency-ttl-seconds', env: 'IDEMPOTENCY_TTL_SECONDS', kind: 'int', def: '86400', min: 1, meaning: 'seconds an Idempotency-Key is remembered' },
+  { flag: 'max-payload-bytes', env: 'MAX_PAYLOAD_BYTES', kind: 'int', def: '1048576', min: 1, meaning: 'largest publish payload' },
+  { flag: 'max-client-frame-bytes', env: 'MAX_CLIENT_FRAME_BYTES', kind: 'int', def: '16384', min: 1, meaning: 'largest frame/packet a vehicle may send' },
+  { flag: 'max-subscriptions', env: 'MAX_SUBSCRIPTIONS', kind: 'int', def: '32', min: 1, meaning: 'area subscriptions per connection' },
+  { flag: 'max-frames-per-second', env: 'MAX_FRAMES_PER_SECOND', kind: 'int', def: '200', min: 1, meaning: 'client frames per second per connection before rate_limited' },
+  { flag: 'max-connections', env: 'MAX_CONNECTIONS', kind: 'int', min: 1, meaning: `connections per process; default: open-file soft limit - ${OPEN_FILE_HEADROOM}` },
+  { flag: 'max-backpressure-bytes', env: 'MAX_BACKPRESSURE_BYTES', kind: 'int', def: '1048576', min: 1, meaning: 'bytes buffered on a socket before it stops getting live sends and catches up later' },
+  { flag: 'max-pending-appends', env: 'MAX_PENDING_APPENDS', kind: 'int', def: '10000', min: 1, meaning: 'publishes waiting for the log before REST answers 429' },
+  { flag: 'ring-size', env: 'RING_SIZE', kind: 'int', def: '4096', min: 1, meaning: 'recent pre-encoded messages kept in memory per area' },
+  { flag: 'sweep-interval-ms', env: 'SWEEP_INTERVAL_MS', kind: 'int', def: '250', min: 1, meaning: 'period of the sweep (resends, catch-up, retention, log acks)' },
+  { flag: 'ack-resend-ms', env: 'ACK_RESEND_MS', kind: 'int', def: '5000', min: 1, meaning: 'resend unacked messages after this long without ack progress' },
+  { flag: 'ack-max-resends', env: 'ACK_MAX_RESENDS', kind: 'int', def: '5', min: 0, meaning: 'resends without progress before closing with ack_timeout' },
+  { flag: 'tail-poll-ms', env: 'TAIL_POLL_MS', kind: 'int', def: '5', min: 1, meaning: 'how often a tail polls the log for appends by other processes' },
+  { flag: 'shutdown-grace-ms', env: 'SHUTDOWN_GRACE_MS', kind: 'int', def: '5000', min: 0, meaning: 'time to drain connections on SIGTERM/SIGINT before closing them' },
+] as const satisfies readonly OptionSpec[];
+
+type Flag = (typeof OPTIONS)[number]['flag'];
+
+/** Soft limit on open files from /proc/self/limits (`ulimit -n`); 20000 if unreadable. */
+export function openFileLimit(): number {
+  try {
+    return parseOpenFileLimit(readFileSync('/proc/self/limits', 'utf8')) ?? FALLBACK_OPEN_FILE_LIMIT;
+  } catch {
+    return FALLBACK_OPEN_FILE_LIMIT;
+  }
+}
+
+export function parseOpenFileLimit(procLimits: string): number | undefined {
+  const m = /^Max open files\s+(\d+)\s/m.exec(procLimits);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** limit - headroom; on a small limit (< 2x headroom) half of it, so dev shells still work. */
+export function defaultMaxConnections(limit: number = openFileLimit()): number {
+  return limit >= 2 * OPEN_FILE_HEADROOM ? limit - OPEN_FILE_HEADROOM : Math.max(1, Math.floor(limit / 2));
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: EngineConfig } | { help: string } {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new EngineError('bad_request', `${msg} (see --help)`, { cause: err });
+  }
+  if (parsed.help === true) return { help: helpText() };
+  const raw = (o: OptionSpec): { value: string; source: string } | undefined => {
+    const flagValue = parsed[o.flag];
+    if (typeof flagValue === 'string') return { value: flagValue, source: `--${o.flag}` };
+    const envValue = env[o.env];
+    if (envValue !== undefined && envValue !== '') return { value: envValue, source: o.env };
+    return o.def === undefined ? undefined : { value: o.def, source: `default of --${o.flag}` };
+  };
+  const values = new Map<Flag, string | number | undefined>();
+  for (const o of OPTIONS) {
+    const r = raw(o);
+    values.set(o.flag, r === undefined ? undefined : convert(o, r.value, r.source));
+  }
+  const num = (f: Flag) => values.get(f) as number;
+  const str = (f: Flag) => values.get(f) as string;
+  const opt = (f: Flag) => values.get(f) as string | undefined;
+  const hsSecret = opt('auth-hs-secret');
+  const publicKeyPem = opt('auth-public-key-file');
+  const config: EngineConfig = {
+    host: str('host'),
+    port: num('port'),
+    mqttPort: num('mqtt-port'),
+    dataDir: str('data-dir'),
+    logLevel: str('log-level'),
+    durability: str('durability') as EngineConfig['durability'],
+    auth: { ...(hsSecret !== undefined && { hsSecret }), ...(publicKeyPem !== undefined && { publicKeyPem }) },
+    retention: {
+      maxCount: num('retain-count'),
+      maxAgeMs: num('retain-seconds') * 1000,
+      idempotencyTtlMs: num('idempotency-ttl-seconds') * 1000,
+    },
+    limits: {
+      maxPayloadBytes: num('max-payload-bytes'),
+      maxClientFrameBytes: num('max-client-frame-bytes'),
+      maxSubscriptionsPerConnection: num('max-subscriptions'),
+      maxFramesPerSecond: num('max-frames-per-second'),
+      maxConnections: opt('max-connections') === undefined ? defaultMaxConnections() : num('max-connections'),
+      maxBackpressureBytes: num('max-backpressure-bytes'),
+      maxPendingAppends: num('max-pending-appends'),
+    },
+    ringSize: num('ring-size'),
+    sweepIntervalMs: num('sweep-interval-ms'),
+    ack: { resendAfterMs: num('ack-resend-ms'), maxResends: num('ack-max-resends') },
+    tailPollMs: num('tail-poll-ms'),
+    shutdownGraceMs: num('shutdown-grace-ms'),
+  };
+  return { config: deepFreeze(config) };
+}
+
+function parseFlags(argv: string[]) {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const o of OPTIONS) options[o.flag] = { type: 'string' };
+  return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+}
+
+function convert(o: OptionSpec, value: string, source: string): string | number {
+  const bad = (why: string) => new EngineError('bad_request', `${source}: ${why}`);
+  switch (o.kind) {
+    case 'int': {
+      const min = o.min ?? 0;
+      const max = o.max ?? INT_MAX;
+      if (!/^\d+$/.test(value.trim())) {
+        throw bad(/^\s*-\d/.test(value) ? `must not be negative (got "${value}")` : `"${value}" is not a non-negative integer`);
+      }
+      const n = Number(value.trim());
+      if (n < min || n > max) throw bad(`${n} is out of range (${min}..${max})`);
+      return n;
+    }
+    case 'string':
+      if (value.trim() === '') throw bad('must not be empty');
+      return value;
+    case 'level':
+      if (!LOG_LEVELS.includes(value)) throw bad(`"${value}" is not one of ${LOG_LEVELS.join('|')}`);
+      return value;
+    case 'durability':
+      if (value !== 'flush' && value !== 'commit') throw bad(`"${value}" must be flush or commit`);
+      return value;
+    case 'secret': {
+      const bytes = Buffer.byteLength(value, 'utf8');
+      if (bytes < MIN_HS_SECRET_BYTES) throw bad(`secret is ${bytes} bytes; HS256 needs at least ${MIN_HS_SECRET_BYTES}`);
+      return value;
+    }
+    case 'pemFile': {
+      let pem: string;
+      try {
+        pem = readFileSync(value, 'utf8');
+      } catch (err) {
+        throw bad(`cannot read "${value}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      if (/PRIVATE KEY-----/.test(pem)) throw bad(`"${value}" holds a PRIVATE key; give the public (SPKI) key`);
+      if (!/-----BEGIN [A-Z ]*PUBLIC KEY-----/.test(pem)) throw bad(`"${value}" is not a PEM public key`);
+      return pem;
+    }
+  }
+}
+
+/** `--help` text: every flag, its env var, its default and what it means. */
+export function helpText(): string {
+  const rows = OPTIONS.map((o: OptionSpec) => {
+    const arg = o.kind === 'int' ? ' <n>' : o.kind === 'pemFile' ? ' <file>' : ' <value>';
+    const def = o.flag === 'max-connections' ? `${defaultMaxConnections()} (this process)` : (o.def ?? '(unset)');
+    const range = o.kind === 'int' ? `, ${o.min ?? 0}..${o.max ?? INT_MAX}` : '';
+    return `  --${o.flag}${arg}\n      env ${o.env}; default ${def}${range}\n      ${o.meaning}`;
+  });
+  return [
+    'Usage: npm start -- [flags]',
+    '',
+    'Every flag can also be set by its environment variable; a flag wins over the variable.',
+    'An empty environment variable counts as unset. Integers are plain decimal.',
+    'Without AUTH_HS_SECRET or AUTH_PUBLIC_KEY_FILE authentication is off, which is only allowed on a loopback host.',
+    '',
+    '  -h, --help\n      print this text and exit',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** True for 127.0.0.0/8, ::1 (any spelling, bracketed or IPv4-mapped) and localhost. */
+export function isLoopbackHost(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h === 'localhost' || h === 'localhost.') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  if (!isIPv6(h)) return false;
+  try {
+    const norm = new URL(`http://[${h}]/`).hostname; // canonical form, e.g. [::1], [::ffff:7f00:1]
+    return norm === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(norm);
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses to run without authentication anywhere but on loopback. */
+export function validateSecurity(config: EngineConfig): void {
+  const keyed = config.auth.hsSecret !== undefined || config.auth.publicKeyPem !== undefined;
+  if (!keyed && !isLoopbackHost(config.host)) {
+    throw new EngineError(
+      'bad_request',
+      `refusing to listen on ${config.host} without authentication: set AUTH_HS_SECRET (--auth-hs-secret) or ` +
+        'AUTH_PUBLIC_KEY_FILE (--auth-public-key-file), or bind to a loopback host such as HOST=127.0.0.1',
+    );
+  }
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v !== null && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(o);
+}

@@ -1,0 +1,278 @@
+/**
+ * The embedded log: an LMDB env (npm `lmdb`) in one directory, shareable by several engine
+ * processes. Layout in ./embedded-codec.ts. Every append is one async LMDB write transaction
+ * (serialized across processes by LMDB's writer lock); lmdb-js batches the transactions queued
+ * in one event turn into a single commit.
+ *
+ * Durability: lmdb-js opens with `overlappingSync` (default on Linux/macOS): a transaction's promise
+ * resolves once it is committed and visible (survives kill -9: the pages are in the OS page cache
+ * and the committed meta page is used on reopen when the boot id is unchanged), and the fsync runs
+ * afterwards, off the writer lock. `db.flushed` resolves when the newest commit of this process
+ * is synced; awaited after our commit resolved, it covers our transaction (LMDB syncs up to the
+ * latest meta, so a later flush implies ours). 'commit' answers after the commit, 'flush' after
+ * that flush too.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { EngineError } from '../errors.ts';
+import {
+  EPOCH_KEY,
+  HEAD_RANGE,
+  decodeRecord,
+  encodeRecord,
+  headKey,
+  idemKey,
+  messageKey,
+  recordTime,
+  type HeadEntry,
+} from './embedded-codec.ts';
+import { TailManager } from './tail-manager.ts';
+import type {
+  AppendRequest,
+  AppendResult,
+  AreaLog,
+  AreaState,
+  LogRecord,
+  RetentionPolicy,
+  TailHandle,
+  TailListener,
+} from './types.ts';
+
+export interface EmbeddedLogOptions {
+  /** Directory of the LMDB env (created if missing). */
+  readonly dir: string;
+  readonly retention: RetentionPolicy;
+  /** How long an idempotency key is remembered (ms; 0 = forever). */
+  readonly idempotencyTtlMs: number;
+  /** 'commit': resolve appends after the LMDB commit; 'flush': also after the fsync. */
+  readonly durability: 'flush' | 'commit';
+  /** How often tails look for appends made by other processes (ms). */
+  readonly tailPollMs: number;
+  /** Retention sweep period (ms, default 1000; 0 = only when `sweep()` is called). */
+  readonly retentionSweepMs?: number;
+  /** Clock for retention by age and idempotency expiry (default Date.now). */
+  readonly now?: () => number;
+  /** Records per tail listener call (default 256). */
+  readonly tailBatchSize?: number;
+  /** Errors that have no caller to go to (sweep, tail listener throws). Default: ignored. */
+  readonly onError?: (error: unknown, where: string) => void;
+}
+
+/** Deletions per sweep transaction, so one sweep never holds the writer lock for long. */
+const SWEEP_BUDGET = 10_000;
+
+type IdemEntry = [offset: number, time: number];
+
+export class EmbeddedLog implements AreaLog {
+  readonly kind = 'embedded';
+  private env!: RootDatabase;
+  private messages!: Database<Buffer, [string, number]>;
+  private meta!: Database<unknown, string | [string, string]>;
+  private idem!: Database<IdemEntry, [string, string]>;
+  private idemTime!: Database<null, [number, string, string]>;
+  private epoch = '';
+  private opened = false;
+  private closed = false;
+  private failed = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private readonly now: () => number;
+  private readonly tails: TailManager;
+  private readonly onError: (error: unknown, where: string) => void;
+
+  constructor(private readonly options: EmbeddedLogOptions) {
+    this.now = options.now ?? Date.now;
+    this.onError = options.onError ?? (() => {});
+    this.tails = new TailManager(
+      { readSync: (a, f, l) => this.readSync(a, f, l), headSync: (a) => this.headEntry(a)?.[0] ?? 0 },
+      { pollMs: options.tailPollMs, batchSize: options.tailBatchSize ?? 256, onError: this.onError },
+    );
+  }
+
+  async open(): Promise<void> {
+    if (this.opened) throw new Error('EmbeddedLog.open() called twice');
+    mkdirSync(this.options.dir, { recursive: true });
+    this.env = open({ path: this.options.dir, maxDbs: 8 });
+    this.messages = this.env.openDB({ name: 'messages', encoding: 'binary' });
+    this.meta = this.env.openDB({ name: 'meta' });
+    this.idem = this.env.openDB({ name: 'idem' });
+    this.idemTime = this.env.openDB({ name: 'idem-time' });
+    this.epoch = await this.env.childTransaction(() => {
+      const existing = this.meta.get(EPOCH_KEY);
+      if (typeof existing === 'string') return existing;
+      const epoch = randomBytes(8).toString('hex');
+      this.meta.putSync(EPOCH_KEY, epoch);
+      return epoch;
+    });
+    this.opened = true;
+    const sweepMs = this.options.retentionSweepMs ?? 1000;
+    if (sweepMs > 0) {
+      this.sweepTimer = setInterval(() => {
+        this.sweep().catch((error: unknown) => this.onError(error, 'retention sweep'));
+      }, sweepMs);
+      this.sweepTimer.unref();
+    }
+  }
+
+  async state(area: string): Promise<AreaState> {
+    this.assertOpen();
+    const entry = this.headEntry(area);
+    return { epoch: this.epoch, head: entry?.[0] ?? 0, first: entry?.[1] ?? 1 };
+  }
+
+  async append(area: string, request: AppendRequest): Promise<AppendResult> {
+    this.assertOpen();
+    const value = encodeRecord(request.time, request.expiresAt, request.contentType, request.payload);
+    const ik = request.idempotencyKey === undefined ? undefined : idemKey(area, request.idempotencyKey);
+    const ttl = this.options.idempotencyTtlMs;
+    const now = this.now();
+    let result: { offset: number; duplicate: boolean };
+    try {
+      // childTransaction: a throw inside rolls back this append only (a plain async transaction
+      // callback that throws keeps its earlier writes).
+      result = await this.env.childTransaction(() => {
+        if (ik) {
+          const prev = this.idem.get(ik);
+          if (prev && (ttl <= 0 || now - prev[1] <= ttl)) return { offset: prev[0], duplicate: true };
+        }
+        const entry = this.meta.get(headKey(area)) as HeadEntry | undefined;
+        const offset = (entry?.[0] ?? 0) + 1;
+        this.messages.putSync(messageKey(area, offset), value);
+        this.meta.putSync(headKey(area), [offset, entry?.[1] ?? 1]);
+        if (ik) {
+          this.idem.putSync(ik, [offset, now]);
+          this.idemTime.putSync([now, ik[0], ik[1]], null);
+        }
+        return { offset, duplicate: false };
+      });
+      if (this.options.durability === 'flush') await this.env.flushed;
+    } catch (error) {
+      this.failed = true;
+      throw new EngineError('log_unavailable', `append to ${area} failed`, { cause: error });
+    }
+    this.failed = false;
+    if (!result.duplicate) this.tails.notify(area);
+    return { offset: result.offset, epoch: this.epoch, duplicate: result.duplicate };
+  }
+
+  async read(area: string, from: number, limit: number): Promise<LogRecord[]> {
+    this.assertOpen();
+    return this.readSync(area, from, limit).records;
+  }
+
+  tail(area: string, after: number, listener: TailListener): TailHandle {
+    this.assertOpen();
+    return this.tails.add(area, after, listener);
+  }
+
+  async areas(): Promise<string[]> {
+    this.assertOpen();
+    const out: string[] = [];
+    for (const key of this.meta.getKeys(HEAD_RANGE)) out.push((key as [string, string])[1]);
+    return out;
+  }
+
+  healthy(): boolean {
+    return this.opened && !this.closed && !this.failed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.tails.closeAll();
+    if (!this.opened) return;
+    await this.sweeping?.catch(() => {});
+    await this.env.close();
+  }
+
+  /**
+   * Applies retention now (also run every `retentionSweepMs`): per area, deletes from the front the
+   * records beyond `maxCount` and those older than `maxAgeMs`, then expired idempotency keys.
+   * Concurrent calls share one run.
+   */
+  sweep(): Promise<void> {
+    this.assertOpen();
+    this.sweeping ??= this.runSweep().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async runSweep(): Promise<void> {
+    const now = this.now();
+    const { maxCount, maxAgeMs } = this.options.retention;
+    if (maxCount > 0 || maxAgeMs > 0) {
+      for (const area of await this.areas()) {
+        while (!this.closed && (await this.env.childTransaction(() => this.trimArea(area, now)))) {
+          /* budget used up: more to delete in the next transaction */
+        }
+      }
+    }
+    const ttl = this.options.idempotencyTtlMs;
+    if (ttl > 0) {
+      while (!this.closed && (await this.env.childTransaction(() => this.expireIdempotency(now - ttl)))) {
+        /* more keys to expire */
+      }
+    }
+  }
+
+  /** Inside a write transaction. Returns true when the budget ran out before the area was done. */
+  private trimArea(area: string, now: number): boolean {
+    const entry = this.meta.get(headKey(area)) as HeadEntry | undefined;
+    if (!entry) return false;
+    const [head, first] = entry;
+    const { maxCount, maxAgeMs } = this.options.retention;
+    const limit = Math.min(head + 1, first + SWEEP_BUDGET);
+    let newFirst = first;
+    if (maxCount > 0 && head - first + 1 > maxCount) newFirst = Math.min(head - maxCount + 1, limit);
+    if (maxAgeMs > 0) {
+      const cutoff = now - maxAgeMs;
+      while (newFirst < limit) {
+        const bytes = this.messages.getBinaryFast(messageKey(area, newFirst));
+        if (bytes && recordTime(bytes) >= cutoff) break;
+        newFirst++;
+      }
+    }
+    if (newFirst === first) return false;
+    for (let offset = first; offset < newFirst; offset++) this.messages.removeSync(messageKey(area, offset));
+    this.meta.putSync(headKey(area), [head, newFirst]);
+    return newFirst === first + SWEEP_BUDGET && newFirst <= head;
+  }
+
+  /** Inside a write transaction: drops idempotency keys recorded before `cutoff`. */
+  private expireIdempotency(cutoff: number): boolean {
+    // collect first: no deletes while a cursor is open on the same db
+    const keys = Array.from(this.idemTime.getKeys({ end: [cutoff], limit: SWEEP_BUDGET }));
+    for (const key of keys) {
+      const ik: [string, string] = [key[1], key[2]];
+      const current = this.idem.get(ik);
+      if (current && current[1] === key[0]) this.idem.removeSync(ik);
+      this.idemTime.removeSync(key);
+    }
+    return keys.length === SWEEP_BUDGET;
+  }
+
+  private headEntry(area: string): HeadEntry | undefined {
+    return this.meta.get(headKey(area)) as HeadEntry | undefined;
+  }
+
+  private readSync(area: string, from: number, limit: number): { records: LogRecord[]; head: number; first: number } {
+    const entry = this.headEntry(area);
+    if (!entry) return { records: [], head: 0, first: 1 };
+    const [head, first] = entry;
+    const start = Number.isNaN(from) ? first : Math.max(first, Math.ceil(from));
+    const max = Math.floor(limit);
+    const records: LogRecord[] = [];
+    if (max <= 0 || start > head) return { records, head, first };
+    const range = this.messages.getRange({ start: messageKey(area, start), end: messageKey(area, head + 1), limit: max });
+    for (const { key, value } of range) records.push(decodeRecord(key[1], value));
+    return { records, head, first };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EngineError('log_unavailable', 'the log is closed');
+    if (!this.opened) throw new Error('EmbeddedLog used before open()');
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Wires one engine process: log -> area registry -> transports on one uWS app.
+ * main.ts (CLI) and the tests both start the engine through here; nothing here knows flags.
+ */
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { FormatTable } from './areas/encoding.ts';
+import { AreaRegistry } from './areas/registry.ts';
+import { AreaService } from './areas/service.ts';
+import { createAuthenticator } from './auth/jwt.ts';
+import type { EngineConfig } from './config.types.ts';
+import type { Logger } from './logger.ts';
+import { EmbeddedLog } from './log/embedded.ts';
+import type { AreaLog } from './log/types.ts';
+import { createMetrics, type EngineMetrics } from './metrics/metrics.ts';
+import { mountHttpRoutes } from './transports/http/routes.ts';
+import { loadUws } from './transports/uws.ts';
+import { mountWsEndpoint, type WsEndpoint } from './transports/ws/endpoint.ts';
+import { wsJsonEncoder, wsMsgpackEncoder } from './transports/ws/message-encoders.ts';
+
+export interface Engine {
+  readonly port: number;
+  readonly uwsBuild: string;
+  readonly log: AreaLog;
+  readonly areas: AreaRegistry;
+  readonly metrics: EngineMetrics;
+  readonly ws: WsEndpoint;
+  /** Graceful stop: refuse new work, close sockets with going_away, close the log. */
+  close(): Promise<void>;
+}
+
+export interface EngineOverrides {
+  /** A log other than the embedded one (Pulsar; test doubles). */
+  readonly log?: AreaLog;
+  readonly now?: () => number;
+}
+
+/** Cursors nobody subscribes to are closed after this long. */
+const IDLE_AREA_CLOSE_MS = 60_000;
+const REPLAY_BATCH = 512;
+
+export async function startEngine(config: EngineConfig, logger: Logger, overrides: EngineOverrides = {}): Promise<Engine> {
+  const { uws, build } = loadUws();
+  const now = overrides.now ?? Date.now;
+  const metrics = createMetrics();
+  const log =
+    overrides.log ??
+    new EmbeddedLog({
+      dir: config.dataDir,
+      retention: { maxCount: config.retention.maxCount, maxAgeMs: config.retention.maxAgeMs },
+      idempotencyTtlMs: config.retention.idempotencyTtlMs,
+      durability: config.durability,
+      tailPollMs: config.tailPollMs,
+      onError: (err, where) => logger.error({ err, where }, 'log background error'),
+    });
+  await log.open();
+
+  const formats = new FormatTable();
+  const jsonFormat = formats.add(wsJsonEncoder);
+  const msgpackFormat = formats.add(wsMsgpackEncoder);
+
+  const areaLogger = logger.child({ component: 'areas' });
+  const areas = new AreaRegistry(
+    log,
+    formats,
+    metrics.areas,
+    {
+      ringSize: config.ringSize,
+      resendAfterMs: config.ack.resendAfterMs,
+      maxResends: config.ack.maxResends,
+      replayBatch: REPLAY_BATCH,
+      sweepIntervalMs: config.sweepIntervalMs,
+      idleCloseMs: IDLE_AREA_CLOSE_MS,
+    },
+    metrics.areaGauges,
+    (area, what, err) => areaLogger.error({ err, area, what }, 'area error'),
+    now,
+  );
+  const service = new AreaService(log, areas, metrics, config.limits.maxPendingAppends, now);
+  const auth = await createAuthenticator({ hsSecret: config.auth.hsSecret, publicKeyPem: config.auth.publicKeyPem, now });
+
+  const app: TemplatedApp = uws.App();
+  const wsLogger = logger.child({ component: 'ws' });
+  const ws = mountWsEndpoint(
+    app,
+    { areas, maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection, metrics: metrics.ws, logger: wsLogger, now },
+    auth,
+    metrics,
+    wsLogger,
+    {
+      maxClientFrameBytes: config.limits.maxClientFrameBytes,
+      maxFramesPerSecond: config.limits.maxFramesPerSecond,
+      maxConnections: config.limits.maxConnections,
+      maxBackpressureBytes: config.limits.maxBackpressureBytes,
+      formats: { json: jsonFormat, msgpack: msgpackFormat },
+    },
+  );
+  let accepting = true;
+  mountHttpRoutes(
+    app,
+    {
+      service,
+      auth,
+      maxPayloadBytes: config.limits.maxPayloadBytes,
+      logger: logger.child({ component: 'http' }),
+      httpErrors: metrics.httpErrors,
+      authFailures: metrics.authFailures,
+    },
+    metrics.registry,
+    { ready: () => ({ ok: accepting && log.healthy(), log: log.healthy() ? 'ok' : 'unavailable', accepting }) },
+  );
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+  areas.startSweeping();
+  const connSweep = setInterval(() => ws.sweep(now()), Math.max(config.sweepIntervalMs, 1000));
+  connSweep.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      accepting = false;
+      uws.us_listen_socket_close(listenSocket);
+      clearInterval(connSweep);
+      ws.shutdown();
+      // Let in-flight publishes reach the log before closing it.
+      const deadline = Date.now() + config.shutdownGraceMs;
+      while (service.pendingAppends > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      areas.close();
+      await log.close();
+    })();
+    return closing;
+  };
+
+  return { port, uwsBuild: build, log, areas, metrics, ws, close };
+}

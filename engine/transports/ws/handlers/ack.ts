@@ -1,0 +1,24 @@
+import type { WsConnection } from '../connection.ts';
+import type { WsContext } from '../context.ts';
+import type { ClientFrame } from '../protocol.ts';
+
+type AckFrame = Extract<ClientFrame, { type: 'ack' }>;
+
+/**
+ * ack: cumulative; one typed-array write, O(1), no allocation beyond decoding the frame
+ * [DESIGN "acks off the send path"]. Resends and trimming happen in the area sweep.
+ */
+export function handleAck(ctx: WsContext, conn: WsConnection, f: AckFrame): void {
+  const ref = conn.subscriptions.get(f.area);
+  if (ref === undefined || ref === null) {
+    ctx.metrics.badInput('not_subscribed').inc();
+    conn.sendError('not_subscribed', 'ack for an area this connection is not subscribed to', f.area);
+    return;
+  }
+  if (!ctx.areas.cursors.ack(ref.slot, f.offset, ctx.now())) {
+    ctx.metrics.badInput('bad_ack').inc();
+    conn.sendError('bad_ack', `offset ${f.offset} was never sent on this subscription`, f.area);
+    return;
+  }
+  ctx.metrics.acks.inc();
+}
