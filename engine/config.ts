@@ -48,7 +48,7 @@ export const OPTIONS = [
   { flag: 'max-subscriptions', env: 'MAX_SUBSCRIPTIONS', kind: 'int', def: '32', min: 1, meaning: 'area subscriptions per connection' },
   { flag: 'max-frames-per-second', env: 'MAX_FRAMES_PER_SECOND', kind: 'int', def: '200', min: 1, meaning: 'client frames per second per connection before rate_limited' },
   { flag: 'max-connections', env: 'MAX_CONNECTIONS', kind: 'int', min: 1, meaning: `connections per process; default: open-file soft limit - ${OPEN_FILE_HEADROOM}` },
-  { flag: 'max-backpressure-bytes', env: 'MAX_BACKPRESSURE_BYTES', kind: 'int', def: '1048576', min: 1, meaning: 'bytes buffered on a socket before it stops getting live sends and catches up later' },
+  { flag: 'max-backpressure-bytes', env: 'MAX_BACKPRESSURE_BYTES', kind: 'int', def: '262144', min: 1, meaning: 'bytes buffered on a socket before it stops getting live sends and catches up later' },
   { flag: 'max-pending-appends', env: 'MAX_PENDING_APPENDS', kind: 'int', def: '10000', min: 1, meaning: 'publishes waiting for the log before REST answers 429' },
   { flag: 'ring-size', env: 'RING_SIZE', kind: 'int', def: '4096', min: 1, meaning: 'recent pre-encoded messages kept in memory per area' },
   { flag: 'sweep-interval-ms', env: 'SWEEP_INTERVAL_MS', kind: 'int', def: '250', min: 1, meaning: 'period of the sweep (resends, catch-up, retention, log acks)' },

@@ -25,13 +25,13 @@ export interface LoadedUws {
 
 const require = createRequire(import.meta.url);
 
-interface Candidate {
+export interface Candidate {
   readonly pkg: string;
   /** Binary file name inside the package folder (relative). */
   readonly binary: string;
 }
 
-function candidates(): Candidate[] {
+export function defaultCandidates(): Candidate[] {
   const file = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
   return [
     { pkg: 'uws-current', binary: file },
@@ -47,9 +47,9 @@ function packageDir(pkg: string): string | undefined {
   }
 }
 
-export function loadUws(): LoadedUws {
+export function loadUws(candidates: readonly Candidate[] = defaultCandidates()): LoadedUws {
   const failures: string[] = [];
-  for (const c of candidates()) {
+  for (const c of candidates) {
     const dir = packageDir(c.pkg);
     if (dir === undefined) {
       failures.push(`${c.pkg}: not installed`);
