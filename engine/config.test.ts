@@ -8,6 +8,7 @@ import { EngineError } from './errors.ts';
 import {
   OPTIONS,
   defaultMaxConnections,
+  defaultWorkers,
   isLoopbackHost,
   openFileLimit,
   parseConfig,
@@ -70,7 +71,7 @@ describe('parseConfig', () => {
         maxSubscriptionsPerConnection: 32,
         maxFramesPerSecond: 200,
         maxConnections: defaultMaxConnections(openFileLimit()),
-        maxBackpressureBytes: 1_048_576,
+        maxBackpressureBytes: 262_144,
         maxPendingAppends: 10_000,
       },
       ringSize: 4096,
@@ -78,6 +79,13 @@ describe('parseConfig', () => {
       ack: { resendAfterMs: 5000, maxResends: 5 },
       tailPollMs: 5,
       shutdownGraceMs: 5000,
+      metricsTopAreas: 20,
+      workers: defaultWorkers(),
+      mqtt: { inflightWindow: 32, sessionExpiryMaxSeconds: 604_800, keepaliveMaxSeconds: 900 },
+      log: {
+        kind: 'embedded',
+        pulsar: { namespace: 'public/default', deadLetterSuffix: '-DLQ', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 600_000, catchUpIdleMs: 300 },
+      },
     });
     expect(Object.isFrozen(cfg().limits)).toBe(true);
   });
@@ -85,7 +93,8 @@ describe('parseConfig', () => {
   it('every config field is set by exactly one option (flag and env)', () => {
     const ints = OPTIONS.filter((o) => o.kind === 'int');
     // Give each int option a distinct value; each must land in its own config leaf.
-    const value = (i: number) => String(1000 + i);
+    // Options capped below 2000 (ack-max-resends: 255, metrics-top-areas: 1000) get 100+i instead, still distinct.
+    const value = (i: number) => String(((ints[i] as { max?: number }).max ?? Infinity) < 2000 ? 100 + i : 1000 + i);
     const viaFlag = cfg(ints.map((o, i) => `--${o.flag}=${value(i)}`));
     const viaEnv = cfg([], Object.fromEntries(ints.map((o, i) => [o.env, value(i)])));
     for (const c of [viaFlag, viaEnv]) {
@@ -95,8 +104,10 @@ describe('parseConfig', () => {
         expect(found.includes(n) || found.includes(n * 1000), `--${o.flag} not wired`).toBe(true);
       });
     }
-    const full = cfg(['--auth-hs-secret', SECRET, '--auth-public-key-file', pemFile]);
-    expect(leaves(full).size).toBe(OPTIONS.length);
+    const full = cfg(['--auth-hs-secret', SECRET, '--auth-public-key-file', pemFile, '--pulsar-url', 'pulsar://b:6650', '--pulsar-token-file', junkFile, '--pulsar-tls-trust-certs-file', pemFile]);
+    const withToken = cfg(['--pulsar-token', 'tok']);
+    expect(withToken.log.pulsar.token).toBe('tok');
+    expect(leaves(full).size + 1).toBe(OPTIONS.length); // --pulsar-token and --pulsar-token-file are exclusive
   });
 
   it('strings, enums and auth via flag and env', () => {
@@ -157,6 +168,33 @@ describe('parseConfig', () => {
       }
       expect(help).toContain(`default ${defaultMaxConnections()}`);
     }
+  });
+});
+
+describe('log selection (--log, --pulsar-*)', () => {
+  it('pulsar flags and their env vars', () => {
+    const viaFlags = cfg(['--log', 'pulsar', '--pulsar-url', 'pulsar+ssl://broker:6651', '--pulsar-namespace', 'city/alerts', '--pulsar-dead-letter-suffix=-dead', '--pulsar-checkpoint-seconds', '60']);
+    expect(viaFlags.log).toEqual({
+      kind: 'pulsar',
+      pulsar: { url: 'pulsar+ssl://broker:6651', namespace: 'city/alerts', deadLetterSuffix: '-dead', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 60_000, catchUpIdleMs: 300 },
+    });
+    const viaEnv = cfg([], { LOG_KIND: 'pulsar', PULSAR_URL: 'pulsar://b:6650,c:6650', PULSAR_NAMESPACE: 't/n', PULSAR_TOKEN_FILE: junkFile, PULSAR_TLS_TRUST_CERTS_FILE: pemFile, PULSAR_SEND_TIMEOUT_MS: '500' });
+    expect(viaEnv.log).toMatchObject({ kind: 'pulsar', pulsar: { url: 'pulsar://b:6650,c:6650', namespace: 't/n', tokenFile: junkFile, tlsTrustCertsFile: pemFile, sendTimeoutMs: 500 } });
+    expect(cfg(['--log', 'embedded'], { LOG_KIND: 'pulsar' }).log.kind).toBe('embedded');
+    expect(cfg([], { PULSAR_URL: 'pulsar://b:6650' }).log).toMatchObject({ kind: 'embedded', pulsar: { url: 'pulsar://b:6650' } });
+  });
+
+  it('invalid pulsar settings name the flag or variable and why', () => {
+    badRequest(['--log', 'kafka'], {}, /^--log: "kafka" must be embedded or pulsar/);
+    badRequest(['--log', 'pulsar'], {}, /--log pulsar needs --pulsar-url \(PULSAR_URL\)/);
+    badRequest([], { LOG_KIND: 'pulsar' }, /needs --pulsar-url/);
+    badRequest(['--pulsar-url', 'localhost:6650'], {}, /^--pulsar-url: "localhost:6650" is not a Pulsar service URL/);
+    badRequest([], { PULSAR_NAMESPACE: 'just-one' }, /^PULSAR_NAMESPACE: "just-one" is not a Pulsar namespace/);
+    badRequest(['--pulsar-dead-letter-suffix=DLQ'], {}, /^--pulsar-dead-letter-suffix: "DLQ" is not a dead-letter suffix/);
+    badRequest(['--pulsar-token-file', join(tmp, 'missing')], {}, /^--pulsar-token-file: cannot read .*ENOENT/);
+    badRequest(['--pulsar-token', 'a', '--pulsar-token-file', junkFile], {}, /not both/);
+    badRequest(['--pulsar-send-timeout-ms', '0'], {}, /^--pulsar-send-timeout-ms: 0 is out of range/);
+    badRequest(['--pulsar-token', ' '], {}, /^(?!.*\s{2}).*--pulsar-token: must not be empty/);
   });
 });
 

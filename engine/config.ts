@@ -7,12 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { EngineConfig } from './config.types.ts';
 import { EngineError } from './errors.ts';
 import { MIN_HS_SECRET_BYTES } from './auth/jwt.ts';
+import { parseNamespace, validateDeadLetterSuffix } from './log/pulsar/topic-names.ts';
 
-type Kind = 'string' | 'int' | 'level' | 'durability' | 'secret' | 'pemFile';
+type Kind = 'string' | 'int' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix';
 
 interface OptionSpec {
   readonly flag: string;
@@ -34,7 +36,7 @@ export const FALLBACK_OPEN_FILE_LIMIT = 20_000;
 export const OPTIONS = [
   { flag: 'host', env: 'HOST', kind: 'string', def: '127.0.0.1', meaning: 'interface to listen on (HTTP/WebSocket and MQTT); a non-loopback host requires an auth key' },
   { flag: 'port', env: 'PORT', kind: 'int', def: '8080', min: 0, max: 65535, meaning: 'HTTP/WebSocket port: REST, WebSocket, MQTT-over-WS, /metrics, dashboard (0 = any free port)' },
-  { flag: 'mqtt-port', env: 'MQTT_PORT', kind: 'int', def: '1883', min: 0, max: 65535, meaning: 'MQTT over TCP port (0 = any free port)' },
+  { flag: 'mqtt-port', env: 'MQTT_PORT', kind: 'int', def: '1883', min: 0, max: 65535, meaning: 'MQTT over TCP port (0 = any free port); MQTT over WebSocket is on --port at /mqtt' },
   { flag: 'data-dir', env: 'DATA_DIR', kind: 'string', def: './data', meaning: 'directory of the embedded (LMDB) log' },
   { flag: 'log-level', env: 'LOG_LEVEL', kind: 'level', def: 'info', meaning: `log level: ${LOG_LEVELS.join('|')}` },
   { flag: 'durability', env: 'DURABILITY', kind: 'durability', def: 'flush', meaning: 'flush = answer a publish after fsync; commit = after the LMDB commit (survives kill -9, not power loss)' },
@@ -53,9 +55,25 @@ export const OPTIONS = [
   { flag: 'ring-size', env: 'RING_SIZE', kind: 'int', def: '4096', min: 1, meaning: 'recent pre-encoded messages kept in memory per area' },
   { flag: 'sweep-interval-ms', env: 'SWEEP_INTERVAL_MS', kind: 'int', def: '250', min: 1, meaning: 'period of the sweep (resends, catch-up, retention, log acks)' },
   { flag: 'ack-resend-ms', env: 'ACK_RESEND_MS', kind: 'int', def: '5000', min: 1, meaning: 'resend unacked messages after this long without ack progress' },
-  { flag: 'ack-max-resends', env: 'ACK_MAX_RESENDS', kind: 'int', def: '5', min: 0, meaning: 'resends without progress before closing with ack_timeout' },
+  { flag: 'ack-max-resends', env: 'ACK_MAX_RESENDS', kind: 'int', def: '5', min: 0, max: 255, meaning: 'resends without progress before closing with ack_timeout' },
   { flag: 'tail-poll-ms', env: 'TAIL_POLL_MS', kind: 'int', def: '5', min: 1, meaning: 'how often a tail polls the log for appends by other processes' },
-  { flag: 'shutdown-grace-ms', env: 'SHUTDOWN_GRACE_MS', kind: 'int', def: '5000', min: 0, meaning: 'time to drain connections on SIGTERM/SIGINT before closing them' },
+  { flag: 'workers', env: 'WORKERS', kind: 'int', min: 1, max: 1024, meaning: 'engine processes sharing the HTTP/WebSocket and MQTT ports (1 = one process, no primary); default: one per core' },
+  { flag: 'metrics-top-areas', env: 'METRICS_TOP_AREAS', kind: 'int', def: '20', min: 1, max: 1000, meaning: 'areas exported per ranking (by subscribers, by ack lag) in the abe_area_* gauges' },
+  { flag: 'shutdown-grace-ms', env: 'SHUTDOWN_GRACE_MS', kind: 'int', def: '5000', min: 0, meaning: 'on SIGTERM/SIGINT, how long to wait for publishes in flight to become durable before closing the log (sockets close at once with going_away)' },
+  { flag: 'mqtt-inflight-window', env: 'MQTT_INFLIGHT_WINDOW', kind: 'int', def: '32', min: 1, max: 65535, meaning: 'MQTT QoS 1 messages in flight per connection (3.1.1; for 5.0 the lower of this and the client Receive Maximum); the rest waits in the area ring' },
+  { flag: 'mqtt-session-expiry-max-seconds', env: 'MQTT_SESSION_EXPIRY_MAX_SECONDS', kind: 'int', def: '604800', min: 0, meaning: 'longest MQTT session expiry granted; 3.1.1 clean-session=0 sessions get exactly this' },
+  { flag: 'mqtt-keepalive-max-seconds', env: 'MQTT_KEEPALIVE_MAX_SECONDS', kind: 'int', def: '900', min: 1, max: 65535, meaning: 'longest MQTT keepalive accepted (0 or longer becomes this); a client silent for 1.5x its keepalive is closed' },
+  { flag: 'log', env: 'LOG_KIND', kind: 'logKind', def: 'embedded', meaning: 'where messages live: embedded (LMDB in --data-dir) or pulsar (needs --pulsar-url and the native pulsar-client)' },
+  { flag: 'pulsar-url', env: 'PULSAR_URL', kind: 'pulsarUrl', meaning: 'Pulsar service URL (pulsar://host:6650, pulsar+ssl://host:6651, http(s)://...); required with --log pulsar' },
+  { flag: 'pulsar-namespace', env: 'PULSAR_NAMESPACE', kind: 'pulsarNamespace', def: 'public/default', meaning: 'tenant/namespace of the area topics persistent://{tenant}/{namespace}/area-{area}' },
+  { flag: 'pulsar-token', env: 'PULSAR_TOKEN', kind: 'token', meaning: 'Pulsar authentication token (JWT) (prefer the env var or --pulsar-token-file: flags are visible in ps)' },
+  { flag: 'pulsar-token-file', env: 'PULSAR_TOKEN_FILE', kind: 'file', meaning: 'file holding the Pulsar token, re-read when the client needs one (rotation)' },
+  { flag: 'pulsar-tls-trust-certs-file', env: 'PULSAR_TLS_TRUST_CERTS_FILE', kind: 'file', meaning: 'CA bundle to verify the broker of a pulsar+ssl:// URL (default: the bundle of pulsar-client)' },
+  { flag: 'pulsar-dead-letter-suffix', env: 'PULSAR_DEAD_LETTER_SUFFIX', kind: 'dlqSuffix', def: '-DLQ', meaning: 'dead-letter topic of an area = its topic + this suffix (write the flag as --pulsar-dead-letter-suffix=-DLQ)' },
+  { flag: 'pulsar-send-timeout-ms', env: 'PULSAR_SEND_TIMEOUT_MS', kind: 'int', def: '10000', min: 1, meaning: 'a publish fails with 503 log_unavailable when Pulsar has not acknowledged it within this' },
+  { flag: 'pulsar-cache-records', env: 'PULSAR_CACHE_RECORDS', kind: 'int', def: '10000', min: 1, meaning: 'recent records kept in memory per open area; older catch-up reads replay from Pulsar' },
+  { flag: 'pulsar-checkpoint-seconds', env: 'PULSAR_CHECKPOINT_SECONDS', kind: 'int', def: '600', min: 1, meaning: 'write an offset checkpoint into an area topic that had no offset anchor for this long' },
+  { flag: 'pulsar-catchup-idle-ms', env: 'PULSAR_CATCHUP_IDLE_MS', kind: 'int', def: '300', min: 1, meaning: 'a Pulsar reader counts as caught up after this long without a message' },
 ] as const satisfies readonly OptionSpec[];
 
 type Flag = (typeof OPTIONS)[number]['flag'];
@@ -72,6 +90,11 @@ export function openFileLimit(): number {
 export function parseOpenFileLimit(procLimits: string): number | undefined {
   const m = /^Max open files\s+(\d+)\s/m.exec(procLimits);
   return m ? Number(m[1]) : undefined;
+}
+
+/** One engine process per core (`--workers` default). */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
 }
 
 /** limit - headroom; on a small limit (< 2x headroom) half of it, so dev shells still work. */
@@ -105,6 +128,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: E
   const opt = (f: Flag) => values.get(f) as string | undefined;
   const hsSecret = opt('auth-hs-secret');
   const publicKeyPem = opt('auth-public-key-file');
+  const log = logConfig(str, num, opt);
   const config: EngineConfig = {
     host: str('host'),
     port: num('port'),
@@ -132,8 +156,41 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: E
     ack: { resendAfterMs: num('ack-resend-ms'), maxResends: num('ack-max-resends') },
     tailPollMs: num('tail-poll-ms'),
     shutdownGraceMs: num('shutdown-grace-ms'),
+    metricsTopAreas: num('metrics-top-areas'),
+    mqtt: {
+      inflightWindow: num('mqtt-inflight-window'),
+      sessionExpiryMaxSeconds: num('mqtt-session-expiry-max-seconds'),
+      keepaliveMaxSeconds: num('mqtt-keepalive-max-seconds'),
+    },
+    workers: opt('workers') === undefined ? defaultWorkers() : num('workers'),
+    log,
   };
   return { config: deepFreeze(config) };
+}
+
+function logConfig(str: (f: Flag) => string, num: (f: Flag) => number, opt: (f: Flag) => string | undefined): EngineConfig['log'] {
+  const kind = str('log') as EngineConfig['log']['kind'];
+  const url = opt('pulsar-url');
+  const token = opt('pulsar-token');
+  const tokenFile = opt('pulsar-token-file');
+  const tlsTrustCertsFile = opt('pulsar-tls-trust-certs-file');
+  if (kind === 'pulsar' && url === undefined) throw new EngineError('bad_request', '--log pulsar needs --pulsar-url (PULSAR_URL), e.g. pulsar://localhost:6650');
+  if (token !== undefined && tokenFile !== undefined) throw new EngineError('bad_request', 'set --pulsar-token (PULSAR_TOKEN) or --pulsar-token-file (PULSAR_TOKEN_FILE), not both');
+  return {
+    kind,
+    pulsar: {
+      ...(url !== undefined && { url }),
+      namespace: str('pulsar-namespace'),
+      ...(token !== undefined && { token }),
+      ...(tokenFile !== undefined && { tokenFile }),
+      ...(tlsTrustCertsFile !== undefined && { tlsTrustCertsFile }),
+      deadLetterSuffix: str('pulsar-dead-letter-suffix'),
+      sendTimeoutMs: num('pulsar-send-timeout-ms'),
+      cacheRecords: num('pulsar-cache-records'),
+      checkpointIntervalMs: num('pulsar-checkpoint-seconds') * 1000,
+      catchUpIdleMs: num('pulsar-catchup-idle-ms'),
+    },
+  };
 }
 
 function parseFlags(argv: string[]) {
@@ -169,6 +226,36 @@ function convert(o: OptionSpec, value: string, source: string): string | number 
       if (bytes < MIN_HS_SECRET_BYTES) throw bad(`secret is ${bytes} bytes; HS256 needs at least ${MIN_HS_SECRET_BYTES}`);
       return value;
     }
+    case 'logKind':
+      if (value !== 'embedded' && value !== 'pulsar') throw bad(`"${value}" must be embedded or pulsar`);
+      return value;
+    case 'pulsarUrl':
+      if (!/^(pulsar|pulsar\+ssl|http|https):\/\/[^\s/]+/.test(value)) throw bad(`"${value}" is not a Pulsar service URL (pulsar://host:6650, pulsar+ssl://host:6651, http(s)://host:8080)`);
+      return value;
+    case 'pulsarNamespace':
+      try {
+        parseNamespace(value);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
+      return value;
+    case 'token':
+      if (value.trim() === '') throw bad('must not be empty');
+      return value;
+    case 'file':
+      try {
+        readFileSync(value);
+      } catch (err) {
+        throw bad(`cannot read "${value}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      return value;
+    case 'dlqSuffix':
+      try {
+        validateDeadLetterSuffix(value);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
+      return value;
     case 'pemFile': {
       let pem: string;
       try {
@@ -186,8 +273,8 @@ function convert(o: OptionSpec, value: string, source: string): string | number 
 /** `--help` text: every flag, its env var, its default and what it means. */
 export function helpText(): string {
   const rows = OPTIONS.map((o: OptionSpec) => {
-    const arg = o.kind === 'int' ? ' <n>' : o.kind === 'pemFile' ? ' <file>' : ' <value>';
-    const def = o.flag === 'max-connections' ? `${defaultMaxConnections()} (this process)` : (o.def ?? '(unset)');
+    const arg = o.kind === 'int' ? ' <n>' : o.kind === 'pemFile' || o.kind === 'file' ? ' <file>' : ' <value>';
+    const def = o.flag === 'max-connections' ? `${defaultMaxConnections()} (this process)` : o.flag === 'workers' ? `${defaultWorkers()} (one per core)` : (o.def ?? '(unset)');
     const range = o.kind === 'int' ? `, ${o.min ?? 0}..${o.max ?? INT_MAX}` : '';
     return `  --${o.flag}${arg}\n      env ${o.env}; default ${def}${range}\n      ${o.meaning}`;
   });

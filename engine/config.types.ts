@@ -2,7 +2,7 @@
 export interface EngineConfig {
   readonly host: string;
   readonly port: number;
-  /** Reserved for the MQTT listener (issue 3). */
+  /** MQTT over TCP port (0 = any free port; the bound one is Engine.mqttPort). */
   readonly mqttPort: number;
   readonly dataDir: string;
   readonly logLevel: string;
@@ -42,4 +42,46 @@ export interface EngineConfig {
   /** How often a tail polls the store for appends made by other processes. */
   readonly tailPollMs: number;
   readonly shutdownGraceMs: number;
+  /** Areas exported per ranking in the per-area gauges (top-N keeps label cardinality bounded). */
+  readonly metricsTopAreas: number;
+  /** MQTT listener settings (issue 3); the port is `mqttPort`. */
+  readonly mqtt: {
+    /** QoS 1 messages in flight per 3.1.1 connection; cap on a 5.0 client's Receive Maximum. */
+    readonly inflightWindow: number;
+    /** Longest session expiry granted (3.1.1 persistent sessions get exactly this). */
+    readonly sessionExpiryMaxSeconds: number;
+    /** Longest keepalive accepted; 0 or longer becomes this (announced to 5.0 clients). */
+    readonly keepaliveMaxSeconds: number;
+  };
+  /** Engine processes sharing the ports (issue 6, engine/cluster); 1 = a single process, no primary. */
+  readonly workers: number;
+  /** Where messages live: the embedded LMDB log (default, `dataDir`) or Apache Pulsar. */
+  readonly log: {
+    readonly kind: 'embedded' | 'pulsar';
+    readonly pulsar: PulsarConfig;
+  };
+}
+
+/** Settings of the Pulsar log (used when `log.kind` is 'pulsar'). */
+export interface PulsarConfig {
+  /** Service URL: pulsar://host:6650, pulsar+ssl://..., or an http(s) lookup URL. Required for 'pulsar'. */
+  readonly url?: string;
+  /** `tenant/namespace` of the area topics. */
+  readonly namespace: string;
+  /** Token for AuthenticationToken (JWT); exclusive with tokenFile. */
+  readonly token?: string;
+  /** File holding the token, re-read whenever the client needs one (rotation). */
+  readonly tokenFile?: string;
+  /** CA bundle for pulsar+ssl:// (default: the bundle pulsar-client ships). */
+  readonly tlsTrustCertsFile?: string;
+  /** Dead-letter topic = area topic + this suffix. */
+  readonly deadLetterSuffix: string;
+  /** An append fails (503 log_unavailable) when Pulsar has not acknowledged it within this. */
+  readonly sendTimeoutMs: number;
+  /** Recent records kept in memory per open area; older reads replay from Pulsar. */
+  readonly cacheRecords: number;
+  /** An area without an offset anchor for this long gets a checkpoint. */
+  readonly checkpointIntervalMs: number;
+  /** A reader counts as caught up after this long without a message. */
+  readonly catchUpIdleMs: number;
 }

@@ -72,3 +72,56 @@ export const CLOSE = {
 } as const;
 
 export type CloseReason = keyof typeof CLOSE;
+
+/**
+ * MQTT reason codes the engine sends (MQTT 5.0 §2.4), keyed by a stable name that is also the
+ * `reason` label of abe_mqtt_bad_input_total / abe_mqtt_disconnects_total. `v4` is the MQTT 3.1.1
+ * CONNACK return code where 3.1.1 has one; elsewhere a 3.1.1 client gets SUBACK 0x80 or a close.
+ */
+export const MQTT_REASON = {
+  success: { v5: 0x00, meaning: 'success' },
+  no_subscription_existed: { v5: 0x11, meaning: 'UNSUBSCRIBE for a filter this session did not have' },
+  unspecified_error: { v5: 0x80, meaning: 'the engine could not do it (e.g. the log is unavailable); retry later' },
+  malformed_packet: { v5: 0x81, meaning: 'packet could not be decoded' },
+  protocol_error: { v5: 0x82, meaning: 'packet valid but not allowed here (first packet not CONNECT, second CONNECT, QoS 2 flow...)' },
+  unsupported_protocol_version: { v5: 0x84, v4: 0x01, meaning: 'only MQTT 3.1.1 (level 4) and 5.0 (level 5)' },
+  client_identifier_not_valid: { v5: 0x85, v4: 0x02, meaning: 'client id empty with a persistent session, or over 256 bytes' },
+  bad_user_name_or_password: { v5: 0x86, v4: 0x04, meaning: 'password is not a valid token, or username differs from the client id' },
+  not_authorized: { v5: 0x87, v4: 0x05, meaning: 'token subject is not the client id, or the token does not allow the area' },
+  server_busy: { v5: 0x89, v4: 0x03, meaning: 'this process is full (--max-connections)' },
+  server_shutting_down: { v5: 0x8b, meaning: 'engine shutting down; reconnect and resume the session' },
+  bad_authentication_method: { v5: 0x8c, v4: 0x04, meaning: 'MQTT 5 enhanced authentication is not supported; send the token as password' },
+  keep_alive_timeout: { v5: 0x8d, meaning: 'nothing received for 1.5 x keepalive' },
+  session_taken_over: { v5: 0x8e, meaning: 'another connection with the same client id took the session' },
+  topic_filter_invalid: { v5: 0x8f, meaning: 'topic filter is not areas/{area}' },
+  topic_name_invalid: { v5: 0x90, meaning: 'PUBLISH topic is not areas/{area}' },
+  receive_maximum_exceeded: { v5: 0x93, meaning: 'more QoS 1 PUBLISH in flight than the engine\'s Receive Maximum' },
+  topic_alias_invalid: { v5: 0x94, meaning: 'topic aliases are not accepted (Topic Alias Maximum 0)' },
+  packet_too_large: { v5: 0x95, meaning: 'packet over the Maximum Packet Size' },
+  message_rate_too_high: { v5: 0x96, meaning: 'too many packets per second (--max-frames-per-second)' },
+  quota_exceeded: { v5: 0x97, meaning: 'subscription limit, publish backlog, or fell out of the retained window' },
+  payload_format_invalid: { v5: 0x99, meaning: 'payload does not match its declared format (UTF-8 / JSON)' },
+  qos_not_supported: { v5: 0x9b, meaning: 'QoS 2 is not supported (Maximum QoS 1)' },
+  shared_subscriptions_not_supported: { v5: 0x9e, meaning: '$share/ filters are not supported' },
+  maximum_connect_time: { v5: 0xa0, meaning: 'the token expired; reconnect with a fresh one' },
+  wildcard_subscriptions_not_supported: { v5: 0xa2, meaning: 'wildcard filters are not supported: subscribe to areas/{area}' },
+} as const satisfies Record<string, { v5: number; v4?: number; meaning: string }>;
+
+export type MqttReason = keyof typeof MQTT_REASON;
+
+/** The MQTT reason an engine close (areas/ call Subscriber.close with a CloseReason) is sent as. */
+export const MQTT_CLOSE: Readonly<Record<CloseReason, MqttReason>> = {
+  normal: 'success',
+  going_away: 'server_shutting_down',
+  slow_consumer: 'quota_exceeded',
+  ack_timeout: 'unspecified_error',
+  rate_limited: 'message_rate_too_high',
+  too_many_connections: 'server_busy',
+  internal: 'unspecified_error',
+  token_expired: 'maximum_connect_time',
+  unauthorized: 'not_authorized',
+  forbidden: 'not_authorized',
+  bad_frame: 'malformed_packet',
+  too_many_subscriptions: 'quota_exceeded',
+  message_too_big: 'packet_too_large',
+};

@@ -2,6 +2,9 @@
  * `npm start` entry: flags/env -> config -> engine. Exit codes: 0 clean stop, 1 failed to start,
  * 2 bad configuration.
  */
+import cluster from 'node:cluster';
+import { runPrimary } from './cluster/primary.ts';
+import { runWorker } from './cluster/worker.ts';
 import { isEngineError } from './errors.ts';
 import { isLoopbackHost, openFileLimit, parseConfig, validateSecurity } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -22,10 +25,13 @@ async function main(): Promise<void> {
   }
   const config = parsed.config;
   const logger = createLogger(config.logLevel);
+  // Several processes (issue 6): a cluster worker runs one engine; the primary only supervises.
+  if (cluster.isWorker) return runWorker(config, logger);
   const authOn = config.auth.hsSecret !== undefined || config.auth.publicKeyPem !== undefined;
   if (!authOn && isLoopbackHost(config.host)) {
     logger.warn({ host: config.host }, 'authentication is OFF (no key configured): allowed only because the engine is bound to loopback');
   }
+  if (config.workers > 1) return runPrimary(config, logger);
   let engine;
   try {
     engine = await startEngine(config, logger);
@@ -37,6 +43,7 @@ async function main(): Promise<void> {
     {
       host: config.host,
       port: engine.port,
+      mqttPort: engine.mqttPort,
       dataDir: config.dataDir,
       log: engine.log.kind,
       uws: engine.uwsBuild,

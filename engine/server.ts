@@ -2,6 +2,7 @@
  * Wires one engine process: log -> area registry -> transports on one uWS app.
  * main.ts (CLI) and the tests both start the engine through here; nothing here knows flags.
  */
+import type { Registry } from 'prom-client';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { FormatTable } from './areas/encoding.ts';
 import { AreaRegistry } from './areas/registry.ts';
@@ -9,11 +10,13 @@ import { AreaService } from './areas/service.ts';
 import { createAuthenticator } from './auth/jwt.ts';
 import type { EngineConfig } from './config.types.ts';
 import type { Logger } from './logger.ts';
-import { EmbeddedLog } from './log/embedded.ts';
+import { createLog } from './log/factory.ts';
 import type { AreaLog } from './log/types.ts';
 import { createMetrics, type EngineMetrics } from './metrics/metrics.ts';
+import { mountDashboard } from './transports/http/dashboard.ts';
 import { mountHttpRoutes } from './transports/http/routes.ts';
 import { loadUws } from './transports/uws.ts';
+import { mountMqtt, type MqttEndpoint } from './transports/mqtt/mount.ts';
 import { mountWsEndpoint, type WsEndpoint } from './transports/ws/endpoint.ts';
 import { wsJsonEncoder, wsMsgpackEncoder } from './transports/ws/message-encoders.ts';
 
@@ -24,6 +27,9 @@ export interface Engine {
   readonly areas: AreaRegistry;
   readonly metrics: EngineMetrics;
   readonly ws: WsEndpoint;
+  /** MQTT over TCP (this bound port) and over WebSocket at /mqtt. */
+  readonly mqttPort: number;
+  readonly mqtt: MqttEndpoint;
   /** Graceful stop: refuse new work, close sockets with going_away, close the log. */
   close(): Promise<void>;
 }
@@ -32,6 +38,10 @@ export interface EngineOverrides {
   /** A log other than the embedded one (Pulsar; test doubles). */
   readonly log?: AreaLog;
   readonly now?: () => number;
+  /** This process's index among several engine processes (issue 6): `worker` label of per-process metrics. */
+  readonly worker?: string;
+  /** What GET /metrics renders; engine/cluster passes one that answers for every process. Default: this process's registry. */
+  readonly scrape?: Registry;
 }
 
 /** Cursors nobody subscribes to are closed after this long. */
@@ -41,17 +51,12 @@ const REPLAY_BATCH = 512;
 export async function startEngine(config: EngineConfig, logger: Logger, overrides: EngineOverrides = {}): Promise<Engine> {
   const { uws, build } = loadUws();
   const now = overrides.now ?? Date.now;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ topAreas: config.metricsTopAreas, ...(overrides.worker !== undefined && { worker: overrides.worker }) });
   const log =
     overrides.log ??
-    new EmbeddedLog({
-      dir: config.dataDir,
-      retention: { maxCount: config.retention.maxCount, maxAgeMs: config.retention.maxAgeMs },
-      idempotencyTtlMs: config.retention.idempotencyTtlMs,
-      durability: config.durability,
-      tailPollMs: config.tailPollMs,
-      onError: (err, where) => logger.error({ err, where }, 'log background error'),
-    });
+    (await createLog(config, logger, {
+      onDeadLetter: (area, reason) => logger.warn({ area, reason }, 'log message dead-lettered'),
+    }));
   await log.open();
 
   const formats = new FormatTable();
@@ -94,6 +99,16 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       formats: { json: jsonFormat, msgpack: msgpackFormat },
     },
   );
+  const mqtt = await mountMqtt(app, config, {
+    areas,
+    service,
+    auth,
+    formats,
+    metrics,
+    logger: logger.child({ component: 'mqtt' }),
+    now,
+    otherConnections: () => ws.connections.size,
+  });
   let accepting = true;
   mountHttpRoutes(
     app,
@@ -105,9 +120,20 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       httpErrors: metrics.httpErrors,
       authFailures: metrics.authFailures,
     },
-    metrics.registry,
+    overrides.scrape ?? metrics.registry,
     { ready: () => ({ ok: accepting && log.healthy(), log: log.healthy() ? 'ok' : 'unavailable', accepting }) },
   );
+  // Scrape-time gauges (issue 5) and the live page at /dashboard.
+  metrics.probe({
+    openAreas: () => areas.areaCount,
+    slotStates: () => areas.cursors.state,
+    pausedConnections: { ws: () => [...ws.connections].reduce((n, c) => (c.paused && !c.closed ? n + 1 : n), 0) },
+    logHealthy: () => log.healthy(),
+    ready: () => accepting && log.healthy(),
+    pendingAppends: () => service.pendingAppends,
+    info: { uws: build, log: log.kind },
+  });
+  const dashboard = mountDashboard(app, metrics, overrides.scrape);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
@@ -123,15 +149,18 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       accepting = false;
       uws.us_listen_socket_close(listenSocket);
       clearInterval(connSweep);
+      dashboard.close();
       ws.shutdown();
+      mqtt.shutdown();
       // Let in-flight publishes reach the log before closing it.
       const deadline = Date.now() + config.shutdownGraceMs;
       while (service.pendingAppends > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       areas.close();
       await log.close();
+      await mqtt.close();
     })();
     return closing;
   };
 
-  return { port, uwsBuild: build, log, areas, metrics, ws, close };
+  return { port, uwsBuild: build, log, areas, metrics, ws, mqttPort: mqtt.port, mqtt, close };
 }

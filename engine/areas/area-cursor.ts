@@ -10,7 +10,7 @@
  * the replay/live boundary even while publishing continues [issue 2].
  */
 import type { AreaLog, LogRecord, TailHandle } from '../log/types.ts';
-import type { FormatTable } from './encoding.ts';
+import { NOT_ENCODED, type FormatTable } from './encoding.ts';
 import { FrameRing, type RingEntry } from './ring.ts';
 import { WRITE_DROPPED, type Subscriber } from './subscriber.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING, type VirtualCursors } from './virtual-cursors.ts';
@@ -39,10 +39,12 @@ export class AreaCursor {
   epoch = '';
   /** Newest offset this cursor has read from the log. */
   head = 0;
-  /** Oldest offset the log still retains (refreshed by the sweep and by the tail). */
+  /** Oldest offset the log still retains (refreshed by the registry sweep, the tail and log reads). */
   first = 1;
   /** ms since the last subscriber left (0 while it has subscribers). */
   idleSince = 0;
+  /** Largest lag (head minus virtual cursor) over subscribers at the last sweep, for metrics. */
+  maxLag = 0;
   readonly ring: FrameRing;
   /** Parallel arrays: slots[i] is the virtual-cursor slot of subs[i]. */
   private readonly slots: number[] = [];
@@ -120,6 +122,10 @@ export class AreaCursor {
   private onRecords(records: readonly LogRecord[]): void {
     if (this.closed) return;
     const { formats, metrics } = this.deps;
+    // Stage timings [issue 5]: one wall-clock read per batch, performance.now() deltas after it.
+    const stages = metrics.stages;
+    const readAt = this.deps.now();
+    const readPerf = performance.now();
     for (let k = 0; k < records.length; k++) {
       const r = records[k];
       if (r.offset <= this.head) continue;
@@ -137,10 +143,11 @@ export class AreaCursor {
       const entry: RingEntry = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, frames };
       this.ring.push(entry);
       this.head = r.offset;
-      if (frames.length === 0) continue;
       const started = performance.now();
       const res = fanOut(entry, this.slots, this.subs, this.deps.cursors, this.deps.now());
-      metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
+      const ended = performance.now();
+      metrics.fanoutSeconds.observe((ended - started) / 1000);
+      stages?.message(r.time, readAt, readPerf, started, ended);
       metrics.delivered.inc(res.delivered);
       if (res.behind > 0) this.catchUpAll();
     }
@@ -178,7 +185,8 @@ export class AreaCursor {
         return;
       }
       const e = this.ring.get(next);
-      if (e === undefined) {
+      // Not in the ring, or read before this (lazy) format was activated: read it from the log.
+      if (e === undefined || e.frames[sub.format] === NOT_ENCODED) {
         this.replayFromLog(slot, sub, next);
         break;
       }
@@ -217,7 +225,13 @@ export class AreaCursor {
         let sent = 0;
         vc.state[slot] = CATCHING_UP;
         for (const r of records) {
+          if (sub.paused) {
+            vc.state[slot] = PAUSED;
+            break;
+          }
           if (r.offset <= vc.sent[slot]) continue;
+          // Beyond what the tail has delivered (e.g. not yet durable): live fan-out sends it.
+          if (r.offset > this.head) break;
           if (r.offset !== vc.sent[slot] + 1) break; // trimmed under us: catchUp sees next < first
           if (r.expiresAt !== 0 && r.expiresAt <= now) {
             vc.sent[slot] = r.offset;
@@ -263,6 +277,8 @@ export class AreaCursor {
     const vc = this.deps.cursors;
     const { resendAfterMs, maxResends } = this.deps.settings;
     let minAcked = this.head;
+    const lagSink = this.deps.metrics.ackLag;
+    let maxLag = 0;
     for (let i = this.slots.length - 1; i >= 0; i--) {
       const slot = this.slots[i];
       const sub = this.subs[i];
@@ -270,21 +286,36 @@ export class AreaCursor {
       const st = vc.state[slot];
       if (st === PAUSED && !sub.paused) vc.state[slot] = CATCHING_UP;
       if (vc.ackMode[slot] === 1 && vc.acked[slot] < vc.sent[slot] && now - vc.since[slot] > resendAfterMs) {
-        if (vc.resends[slot] >= maxResends) {
+        if (vc.resends[slot] >= Math.min(maxResends, 255)) {
           this.deps.metrics.ackTimeoutCloses.inc();
           sub.close('ack_timeout', `area ${this.id}: no ack past ${vc.acked[slot]} after ${maxResends} resends`);
+          vc.state[slot] = PAUSED; // closing: no more live sends until the transport detaches it
           continue;
         }
         // Resend from the ack point: rewind the virtual cursor; catch-up re-sends in order.
         this.deps.metrics.resent.inc(vc.sent[slot] - vc.acked[slot]);
         vc.resends[slot]++;
         vc.since[slot] = now;
+        if (vc.sent[slot] > vc.highSent[slot]) vc.highSent[slot] = vc.sent[slot];
         vc.sent[slot] = vc.acked[slot];
         if (vc.state[slot] === LIVE) vc.state[slot] = CATCHING_UP;
       }
       if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
       if (vc.acked[slot] < minAcked) minAcked = vc.acked[slot];
+      // Lag against the virtual cursor: the ack once the subscription acks, else what was sent.
+      const lag = this.head - (vc.ackMode[slot] === 1 ? vc.acked[slot] : vc.sent[slot]);
+      if (lag > maxLag) maxLag = lag;
+      lagSink?.observe(lag);
     }
+    this.maxLag = maxLag;
     return minAcked;
+  }
+
+  /** A subscriber's ack advanced to `offset`: time it (ack stage) while the ring holds the message. */
+  ackReceived(offset: number, now: number): void {
+    const stages = this.deps.metrics.stages;
+    if (stages === undefined) return;
+    const e = this.ring.get(offset);
+    if (e !== undefined) stages.acked(e.time, now);
   }
 }

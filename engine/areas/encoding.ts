@@ -37,6 +37,9 @@ export class PayloadView {
   }
 }
 
+/** Placeholder frame of a lazy format that was not active when the record was encoded. */
+export const NOT_ENCODED: Uint8Array = new Uint8Array(0);
+
 export interface MessageEncoder {
   /** Short name for logs and metrics, e.g. 'ws-json'. */
   readonly name: string;
@@ -47,9 +50,23 @@ export interface MessageEncoder {
 export class FormatTable {
   private readonly list: MessageEncoder[] = [];
 
-  add(encoder: MessageEncoder): number {
+  /** Formats registered lazy and not yet activated: encodeAll gives them NOT_ENCODED. */
+  private readonly dormant: boolean[] = [];
+
+  /**
+   * `lazy`: not encoded until activate() (MQTT formats: an engine without MQTT subscribers pays
+   * nothing for them). Ring entries read before activation hold NOT_ENCODED for it, and catch-up
+   * reads those offsets from the log instead (AreaCursor.catchUp).
+   */
+  add(encoder: MessageEncoder, options: { lazy?: boolean } = {}): number {
     this.list.push(encoder);
+    this.dormant.push(options.lazy === true);
     return this.list.length - 1;
+  }
+
+  /** Encode this format from now on (sticky). Call before attaching its first subscriber. */
+  activate(format: number): void {
+    this.dormant[format] = false;
   }
 
   get size(): number {
@@ -60,7 +77,7 @@ export class FormatTable {
   encodeAll(area: string, record: LogRecord): Uint8Array[] {
     const view = new PayloadView(record);
     const frames = new Array<Uint8Array>(this.list.length);
-    for (let i = 0; i < this.list.length; i++) frames[i] = this.list[i].encode(area, record, view);
+    for (let i = 0; i < this.list.length; i++) frames[i] = this.dormant[i] ? NOT_ENCODED : this.list[i].encode(area, record, view);
     return frames;
   }
 

@@ -6,7 +6,7 @@
  * Why a per-socket loop and not uWS's native app.publish: publish silently skips sockets over
  * maxBackpressure, so we could not tell which vehicles missed a message; send() returns
  * WRITE_DROPPED for exactly those, and their virtual cursor simply does not advance
- * (bench/fanout.bench.ts measures both).
+ * (bench/uws-fanout.bench.ts measures both).
  */
 import type { RingEntry } from './ring.ts';
 import { WRITE_DROPPED, type Subscriber } from './subscriber.ts';
@@ -31,7 +31,9 @@ export function fanOut(
   const off = entry.offset;
   const prev = off - 1;
   const frames = entry.frames;
-  const expired = entry.expiresAt !== 0 && entry.expiresAt <= now;
+  // An entry without frames could not be encoded: it is skipped like an expired one, so every
+  // slot's cursor still moves past it in order.
+  const expired = frames.length === 0 || (entry.expiresAt !== 0 && entry.expiresAt <= now);
   const sent = vc.sent;
   const acked = vc.acked;
   const since = vc.since;

@@ -15,6 +15,24 @@ export interface AreaMetrics {
   readonly ackTimeoutCloses: CounterLike;
   readonly undeliverable: CounterLike;
   readonly fanoutSeconds: HistogramLike;
+  /** Stage timings per message (engine/metrics/stages.ts); optional for tests and benches. */
+  readonly stages?: StageSink;
+  /** Lag distribution over subscriptions, filled by the sweep (engine/metrics/lag.ts). */
+  readonly ackLag?: LagSink;
+}
+
+/** Allocation-free: called after each fan-out (never per subscriber) and per advancing ack. */
+export interface StageSink {
+  /** ms (now()) for acceptMs/readMs; performance.now() for the rest. */
+  message(acceptMs: number, readMs: number, readPerf: number, startPerf: number, endPerf: number): void;
+  acked(acceptMs: number, nowMs: number): void;
+}
+
+export interface LagSink {
+  /** One subscription's lag (head minus virtual cursor), during a sweep. */
+  observe(lag: number): void;
+  /** Every area was swept: publish the snapshot. */
+  endSweep(): void;
 }
 
 const noop = { inc() {}, observe() {} };

@@ -10,6 +10,9 @@ import type { AreaMetrics } from './metrics.ts';
 import type { Subscriber } from './subscriber.ts';
 import { VirtualCursors } from './virtual-cursors.ts';
 
+/** How often the sweep re-reads each open area's first retained offset from the log. */
+const FIRST_REFRESH_MS = 1000;
+
 export interface Since {
   readonly offset: number;
   readonly epoch: string;
@@ -32,7 +35,7 @@ export interface RegistryOptions extends AreaSettings {
 
 export interface AreaGaugeSink {
   /** Called by the sweep for each open area (head and minimum acked offset). */
-  report(area: string, head: number, minAcked: number, subscribers: number): void;
+  report(area: string, head: number, minAcked: number, subscribers: number, maxLag?: number): void;
   forget(area: string): void;
 }
 
@@ -42,6 +45,7 @@ export class AreaRegistry {
   private readonly opening = new Map<string, Promise<AreaCursor>>();
   private readonly deps: AreaDeps;
   private timer: NodeJS.Timeout | undefined;
+  private lastFirstRefresh = 0;
 
   constructor(
     private readonly log: AreaLog,
@@ -123,7 +127,13 @@ export class AreaRegistry {
 
   sweep(): void {
     const now = this.now();
+    // The retained window is the log's: refresh each cursor's `first` from the log now and then,
+    // so catch-up closes (slow_consumer) exactly the slots a resume would answer recovered:false,
+    // even while the ring still holds what the log has trimmed.
+    const refreshFirst = now - this.lastFirstRefresh >= FIRST_REFRESH_MS;
+    if (refreshFirst) this.lastFirstRefresh = now;
     for (const [id, cursor] of this.open) {
+      if (refreshFirst) this.refreshFirst(cursor);
       const minAcked = cursor.sweep(now);
       if (cursor.subscriberCount === 0 && cursor.idleSince !== 0 && now - cursor.idleSince > this.options.idleCloseMs) {
         cursor.close();
@@ -131,8 +141,18 @@ export class AreaRegistry {
         this.gauges?.forget(id);
         continue;
       }
-      this.gauges?.report(id, cursor.head, minAcked, cursor.subscriberCount);
+      this.gauges?.report(id, cursor.head, minAcked, cursor.subscriberCount, cursor.maxLag);
     }
+    this.deps.metrics.ackLag?.endSweep();
+  }
+
+  private refreshFirst(cursor: AreaCursor): void {
+    this.log.state(cursor.id).then(
+      (st) => {
+        if (st.first > cursor.first) cursor.first = st.first;
+      },
+      () => undefined, // the log's health shows in /readyz; the next sweep tries again
+    );
   }
 
   close(): void {

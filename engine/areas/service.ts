@@ -45,7 +45,8 @@ export class AreaService {
   }
 
   async publish(area: string, req: PublishRequest): Promise<AppendResult> {
-    if (!this.log.healthy()) throw new EngineError('log_unavailable');
+    // No pre-check of log.healthy(): an unhealthy embedded log only recovers through a write that
+    // succeeds, and an unavailable log answers log_unavailable itself.
     if (this.pending >= this.maxPendingAppends) throw new EngineError('rate_limited', `more than ${this.maxPendingAppends} publishes waiting for the log`);
     const time = this.now();
     this.pending++;

@@ -20,6 +20,8 @@ export class VirtualCursors {
   sent: Float64Array;
   /** Highest offset the vehicle acked (cumulative). */
   acked: Float64Array;
+  /** Highest `sent` before the last resend rewind (written by the sweep only): acks up to it are valid. */
+  highSent: Float64Array;
   /** ms when the oldest unacked message was sent, or the ack last advanced. */
   since: Float64Array;
   /** Resends without the ack advancing. */
@@ -40,6 +42,7 @@ export class VirtualCursors {
     const n = Math.max(16, initialCapacity);
     this.sent = new Float64Array(n);
     this.acked = new Float64Array(n);
+    this.highSent = new Float64Array(n);
     this.since = new Float64Array(n);
     this.resends = new Uint8Array(n);
     this.state = new Uint8Array(n);
@@ -59,7 +62,7 @@ export class VirtualCursors {
 
   /** Bytes held by the typed arrays (for the per-connection memory figure). */
   get byteSize(): number {
-    return this.capacity * (8 * 3 + 1 * 3 + 4 * 2);
+    return this.capacity * (8 * 4 + 1 * 3 + 4 * 2);
   }
 
   alloc(startOffset: number, now: number): number {
@@ -70,6 +73,7 @@ export class VirtualCursors {
     }
     this.sent[slot] = startOffset;
     this.acked[slot] = startOffset;
+    this.highSent[slot] = startOffset;
     this.since[slot] = now;
     this.resends[slot] = 0;
     this.ackMode[slot] = 0;
@@ -93,7 +97,11 @@ export class VirtualCursors {
    * beyond what was sent; an old or repeated ack is accepted and changes nothing.
    */
   ack(slot: number, offset: number, now: number): boolean {
-    if (offset > this.sent[slot]) return false;
+    if (offset > this.sent[slot]) {
+      if (offset > this.highSent[slot]) return false;
+      // Sent before a resend rewind, so the vehicle has it: do not resend what it just acked.
+      this.sent[slot] = offset;
+    }
     this.ackMode[slot] = 1;
     if (offset > this.acked[slot]) {
       this.acked[slot] = offset;
@@ -103,10 +111,23 @@ export class VirtualCursors {
     return true;
   }
 
+  /**
+   * Cumulative ack from a transport that owns redelivery (MQTT resends only when a session
+   * resumes [MQTT-4.4.0-1]): records the position WITHOUT ack mode, so the sweep never resends on
+   * the live connection and never closes it with ack_timeout. O(1). Returns true if it advanced.
+   */
+  ackPosition(slot: number, offset: number, now: number): boolean {
+    if (offset <= this.acked[slot] || offset > this.sent[slot]) return false;
+    this.acked[slot] = offset;
+    this.since[slot] = now;
+    return true;
+  }
+
   private grow(): void {
     const n = this.capacity * 2;
     this.sent = growF64(this.sent, n);
     this.acked = growF64(this.acked, n);
+    this.highSent = growF64(this.highSent, n);
     this.since = growF64(this.since, n);
     this.resends = growU8(this.resends, n);
     this.state = growU8(this.state, n);

@@ -87,6 +87,27 @@ describe('EmbeddedLog specifics', () => {
     expect(log.healthy()).toBe(true);
   });
 
+  it('with durability flush, a tail never delivers an offset before its append is answered', async () => {
+    // The 1 ms poll sees commits before their fsync; the flush ceiling must hold them back.
+    const log = await openLog({ tailPollMs: 1, durability: 'flush' });
+    const answered = new Set<number>();
+    const early: number[] = [];
+    const seen: number[] = [];
+    const tail = log.tail('a', 0, (records) => {
+      for (const r of records) {
+        seen.push(r.offset);
+        if (!answered.has(r.offset)) early.push(r.offset);
+      }
+    });
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(range(1, 25).map((i) => log.append('a', req(`r${round}-${i}`)).then((res) => answered.add(res.offset))));
+    }
+    await waitUntil(() => seen.length === 500, 'all 500 delivered', 5000);
+    tail.close();
+    expect(early).toEqual([]);
+    expect(seen).toEqual(range(1, 500));
+  });
+
   it('wakes tails on local appends without waiting for the poll', async () => {
     const log = await openLog({ tailPollMs: 60_000 });
     const c = collect(log, 'a', 0);

@@ -55,7 +55,7 @@ export interface EmbeddedLogOptions {
   readonly now?: () => number;
   /** Records per tail listener call (default 256). */
   readonly tailBatchSize?: number;
-  /** Errors that have no caller to go to (sweep, tail listener throws). Default: ignored. */
+  /** Errors that have no caller to go to (sweep, tail read, a tail listener that threw). Default: console.error. */
   readonly onError?: (error: unknown, where: string) => void;
 }
 
@@ -83,9 +83,16 @@ export class EmbeddedLog implements AreaLog {
 
   constructor(private readonly options: EmbeddedLogOptions) {
     this.now = options.now ?? Date.now;
-    this.onError = options.onError ?? (() => {});
+    this.onError = options.onError ?? ((error, where) => console.error(`[embedded log] ${where}:`, error));
     this.tails = new TailManager(
-      { readSync: (a, f, l) => this.readSync(a, f, l), headSync: (a) => this.headEntry(a)?.[0] ?? 0 },
+      {
+        readSync: (a, f, l) => this.readSync(a, f, l),
+        headSync: (a) => this.headEntry(a)?.[0] ?? 0,
+        ceiling: (a) => {
+          const held = this.unflushed.get(a);
+          return held === undefined ? Infinity : held[0] - 1;
+        },
+      },
       { pollMs: options.tailPollMs, batchSize: options.tailBatchSize ?? 256, onError: this.onError },
     );
   }
@@ -128,6 +135,7 @@ export class EmbeddedLog implements AreaLog {
     const ttl = this.options.idempotencyTtlMs;
     const now = this.now();
     let result: { offset: number; duplicate: boolean };
+    let held = 0;
     try {
       // childTransaction: a throw inside rolls back this append only (a plain async transaction
       // callback that throws keeps its earlier writes).
@@ -138,6 +146,9 @@ export class EmbeddedLog implements AreaLog {
         }
         const entry = this.meta.get(headKey(area)) as HeadEntry | undefined;
         const offset = (entry?.[0] ?? 0) + 1;
+        // Held from inside the write transaction, i.e. before any reader can see the commit.
+        if (this.options.durability === 'flush') this.holdForFlush(area, offset);
+        held = offset;
         this.messages.putSync(messageKey(area, offset), value);
         this.meta.putSync(headKey(area), [offset, entry?.[1] ?? 1]);
         if (ik) {
@@ -146,14 +157,35 @@ export class EmbeddedLog implements AreaLog {
         }
         return { offset, duplicate: false };
       });
+      // Committed (visible to every reader, survives kill -9) but not yet fsynced: tails stay
+      // below the held offset until the flush, so no vehicle sees an offset a power loss could reuse.
       if (this.options.durability === 'flush') await this.env.flushed;
     } catch (error) {
+      if (held !== 0) this.releaseFlushed(area, held);
       this.failed = true;
       throw new EngineError('log_unavailable', `append to ${area} failed`, { cause: error });
     }
+    if (held !== 0) this.releaseFlushed(area, held);
     this.failed = false;
     if (!result.duplicate) this.tails.notify(area);
     return { offset: result.offset, epoch: this.epoch, duplicate: result.duplicate };
+  }
+
+  /** Offsets committed by this process and awaiting fsync, per area, ascending (first = ceiling + 1). */
+  private readonly unflushed = new Map<string, number[]>();
+
+  private holdForFlush(area: string, offset: number): void {
+    const list = this.unflushed.get(area);
+    if (list === undefined) this.unflushed.set(area, [offset]);
+    else list.push(offset); // one writer transaction at a time, so offsets arrive ascending
+  }
+
+  private releaseFlushed(area: string, offset: number): void {
+    const list = this.unflushed.get(area);
+    if (list === undefined) return;
+    const i = list.indexOf(offset);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.unflushed.delete(area);
   }
 
   async read(area: string, from: number, limit: number): Promise<LogRecord[]> {

@@ -16,6 +16,12 @@ export interface TailSource {
   readSync(area: string, from: number, limit: number): { records: LogRecord[]; head: number; first: number };
   /** The area's head (0 if it never had a record). */
   headSync(area: string): number;
+  /**
+   * Highest offset tails may deliver: records committed by this process but not yet durable
+   * (awaiting fsync) must not reach a vehicle before the publisher's answer could [DESIGN
+   * "Nothing acknowledged is lost"; offsets are the contract]. Infinity when nothing is pending.
+   */
+  ceiling(area: string): number;
 }
 
 export interface TailManagerOptions {
@@ -114,7 +120,8 @@ export class TailManager {
         this.options.onError(error, 'tail poll');
         return;
       }
-      for (const t of [...set]) if (head >= t.next) this.pump(t);
+      const limit = Math.min(head, this.source.ceiling(area));
+      for (const t of [...set]) if (limit >= t.next) this.pump(t);
     }
   }
 
@@ -135,8 +142,10 @@ export class TailManager {
       tail.again = false;
       if (tail.closed) break;
       let batch: { records: LogRecord[]; head: number; first: number };
+      const ceiling = this.source.ceiling(tail.area);
+      if (ceiling < tail.next) break;
       try {
-        batch = this.source.readSync(tail.area, tail.next, batchSize);
+        batch = this.source.readSync(tail.area, tail.next, Math.min(batchSize, ceiling - tail.next + 1));
       } catch (error) {
         this.options.onError(error, 'tail read');
         break;
@@ -154,7 +163,7 @@ export class TailManager {
         tail.next = batch.first;
       }
       if (tail.closed) break;
-      if (records.length === batchSize) {
+      if (records.length === batchSize && ceiling >= tail.next) {
         // more may be waiting: continue on a later turn so a long backlog never blocks the loop
         setImmediate(() => this.drain(tail));
         return;

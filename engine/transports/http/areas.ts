@@ -9,7 +9,7 @@ import { isValidAreaId } from '../../auth/patterns.ts';
 import { EngineError } from '../../errors.ts';
 import type { LogRecord } from '../../log/types.ts';
 import { authenticateRequest, type HttpContext } from './context.ts';
-import { errorCodeOf, sendError, sendJson, watchAbort } from './respond.ts';
+import { areaParam, errorCodeOf, sendError, sendJson, watchAbort } from './respond.ts';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -24,7 +24,7 @@ function failWith(ctx: HttpContext, res: HttpResponse, state: { aborted: boolean
 }
 
 export function handleAreaInfo(ctx: HttpContext, res: HttpResponse, req: HttpRequest): void {
-  const area = req.getParameter(0) ?? '';
+  const area = areaParam(req);
   const authorization = req.getHeader('authorization');
   const state = watchAbort(res);
   const fail = failWith(ctx, res, state, area);
@@ -40,7 +40,7 @@ export function handleAreaInfo(ctx: HttpContext, res: HttpResponse, req: HttpReq
 }
 
 export function handleHistory(ctx: HttpContext, res: HttpResponse, req: HttpRequest): void {
-  const area = req.getParameter(0) ?? '';
+  const area = areaParam(req);
   const authorization = req.getHeader('authorization');
   const fromRaw = req.getQuery('from') ?? '';
   const limitRaw = req.getQuery('limit') ?? '';

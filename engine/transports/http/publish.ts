@@ -11,13 +11,13 @@ import { isValidAreaId } from '../../auth/patterns.ts';
 import { EngineError } from '../../errors.ts';
 import type { ContentType } from '../../log/types.ts';
 import { authenticateRequest, type HttpContext } from './context.ts';
-import { errorCodeOf, readBody, sendError, sendJson, watchAbort } from './respond.ts';
+import { areaParam, errorCodeOf, readBody, sendError, sendJson, watchAbort } from './respond.ts';
 
 const MAX_IDEMPOTENCY_KEY = 256;
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 
 export function handlePublish(ctx: HttpContext, res: HttpResponse, req: HttpRequest): void {
-  const area = req.getParameter(0) ?? '';
+  const area = areaParam(req);
   const contentTypeHeader = req.getHeader('content-type');
   const authorization = req.getHeader('authorization');
   const idempotencyKey = req.getHeader('idempotency-key');

@@ -1,5 +1,5 @@
 /** uWS HTTP helpers: JSON answers, error answers from the registry, bounded body reading. */
-import type { HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { EngineError, ERRORS, isEngineError, type ErrorCode } from '../../errors.ts';
 import { statusText } from '../ws/endpoint.ts';
 
@@ -66,4 +66,20 @@ export function readBody(res: HttpResponse, limit: number, contentLength: number
       }
     });
   });
+}
+
+/**
+ * The `{area}` path parameter, percent-decoded. uWS hands parameters over raw, so a client that
+ * encodes its path (`encodeURIComponent('city:42')` = `city%3A42`, what fetch users usually do)
+ * got 400 invalid_area for a valid id [e2e: engine/e2e/rest.test.ts]. Undecodable input is
+ * returned as-is, which then fails the area id check.
+ */
+export function areaParam(req: HttpRequest): string {
+  const raw = req.getParameter(0) ?? '';
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }

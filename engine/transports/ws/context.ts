@@ -8,6 +8,8 @@ export interface WsMetrics {
   readonly acks: CounterLike;
   readonly subscribes: CounterLike;
   readonly recoveredFalse: CounterLike;
+  /** Subscribes with `since` (replay requests), whatever the answer. */
+  readonly resumes?: CounterLike;
   readonly badInput: (code: ErrorCode) => CounterLike;
   readonly subscriptions: { inc(): void; dec(): void };
 }

@@ -15,10 +15,13 @@ export function handleAck(ctx: WsContext, conn: WsConnection, f: AckFrame): void
     conn.sendError('not_subscribed', 'ack for an area this connection is not subscribed to', f.area);
     return;
   }
-  if (!ctx.areas.cursors.ack(ref.slot, f.offset, ctx.now())) {
+  const now = ctx.now();
+  const advanced = f.offset > ctx.areas.cursors.acked[ref.slot];
+  if (!ctx.areas.cursors.ack(ref.slot, f.offset, now)) {
     ctx.metrics.badInput('bad_ack').inc();
     conn.sendError('bad_ack', `offset ${f.offset} was never sent on this subscription`, f.area);
     return;
   }
   ctx.metrics.acks.inc();
+  if (advanced) ref.cursor.ackReceived(f.offset, now); // ack stage timing [issue 5]
 }

@@ -57,6 +57,7 @@ export async function handleSubscribe(ctx: WsContext, conn: WsConnection, f: Sub
   conn.subscriptions.set(area, { cursor: sub.cursor, slot: sub.slot });
   ctx.metrics.subscribes.inc();
   ctx.metrics.subscriptions.inc();
+  if (f.since !== undefined) ctx.metrics.resumes?.inc();
   if (f.since !== undefined && !sub.recovered) ctx.metrics.recoveredFalse.inc();
   conn.sendControl({ type: 'subscribed', area, epoch: sub.epoch, offset: sub.head, recovered: sub.recovered });
   sub.cursor.start(sub.slot, conn);

@@ -1,0 +1,63 @@
+/**
+ * fanout: fanOut() of one pre-encoded 10 KB frame to 1 / 1K / 10K / 100K in-process sinks whose
+ * write() returns WRITE_OK: the cost of the engine's own loop (typed-array reads/writes and one
+ * call per subscriber), without any socket. uws-fanout.bench.ts measures it against real sockets.
+ */
+import { Bench } from 'tinybench';
+import { fanOut } from '../engine/areas/fan-out.ts';
+import type { RingEntry } from '../engine/areas/ring.ts';
+import { LIVE, VirtualCursors } from '../engine/areas/virtual-cursors.ts';
+import { FormatTable } from '../engine/areas/encoding.ts';
+import { wsJsonEncoder } from '../engine/transports/ws/message-encoders.ts';
+import { alertPayload, jsonRecord, rowsFromBench, SinkSubscriber, type Suite } from './support.ts';
+
+const SIZES = [1, 1000, 10_000, 100_000];
+
+interface Group {
+  readonly slots: number[];
+  readonly subs: SinkSubscriber[];
+  readonly vc: VirtualCursors;
+  offset: number;
+}
+
+function group(n: number): Group {
+  const vc = new VirtualCursors(n);
+  const slots: number[] = [];
+  const subs: SinkSubscriber[] = [];
+  for (let i = 0; i < n; i++) {
+    const slot = vc.alloc(0, 0);
+    vc.state[slot] = LIVE;
+    vc.index[slot] = i;
+    slots.push(slot);
+    subs.push(new SinkSubscriber(0));
+  }
+  return { slots, subs, vc, offset: 0 };
+}
+
+export const fanoutSuite: Suite = {
+  name: 'fanout',
+  description: 'fanOut() of one pre-encoded 10 KB frame to N in-process sinks (write returns WRITE_OK)',
+  async run({ time }) {
+    const bench = new Bench({ time, warmupTime: Math.min(200, time / 4) });
+    const formats = new FormatTable();
+    formats.add(wsJsonEncoder);
+    const frames = formats.encodeAll('bench', jsonRecord(1, alertPayload(10 * 1024)));
+    const perOp: Record<string, number> = {};
+    const groups: Group[] = [];
+    for (const n of SIZES) {
+      const g = group(n);
+      groups.push(g);
+      const name = `fanOut 10 KB -> ${n >= 1000 ? `${n / 1000}K` : n} sink${n === 1 ? '' : 's'}`;
+      perOp[name] = n;
+      bench.add(name, () => {
+        const entry: RingEntry = { offset: ++g.offset, time: 0, expiresAt: 0, frames };
+        const r = fanOut(entry, g.slots, g.subs, g.vc, g.offset);
+        if (r.delivered !== n) throw new Error(`fanout bench: delivered ${r.delivered} of ${n}`);
+      });
+    }
+    await bench.run();
+    const rows = rowsFromBench('fanout', bench, perOp);
+    const notes = rows.map((r) => `fanout: ${r.task}: ${((r.meanMs * 1e6) / r.opsPerIteration).toFixed(1)} ns per subscriber`);
+    return { rows, notes };
+  },
+};

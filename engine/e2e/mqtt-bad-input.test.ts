@@ -1,0 +1,216 @@
+/**
+ * End to end, every MQTT refusal: CONNACK codes (3.1.1 and 5.0), SUBACK failure codes, PUBLISH
+ * refusals, malformed bytes / protocol violations / floods from a raw socket. Each closes (or
+ * refuses) that one connection with its code, counts in abe_mqtt_bad_input_total, and a healthy
+ * subscriber on the same engine keeps receiving throughout.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IConnectPacket } from 'mqtt-packet';
+import { signHs256, TEST_HS_SECRET } from '../auth/testing.ts';
+import { metric, range, startTestEngine, type TestEngine } from '../testing/harness.ts';
+import { isCmd, mqttConnect, mqttRefused, RawMqtt, Rest, type TestMqtt } from './mqtt-support.ts';
+
+const tok = (sub: string, subscribe = ['ok:*'], publish = ['ok:*']) => signHs256({ sub, subscribe, publish });
+
+describe('mqtt bad input', () => {
+  let t: TestEngine;
+  let rest: Rest;
+  let healthy: TestMqtt;
+  const url = () => `mqtt://127.0.0.1:${t.mqttPort}`;
+  const raw5 = async (clientId: string, extra: Partial<IConnectPacket> = {}) => {
+    const r = await RawMqtt.open(t.mqttPort, 5);
+    r.send({ cmd: 'connect', protocolVersion: 5, clientId, username: clientId, password: Buffer.from(await tok(clientId)), clean: true, keepalive: 30, ...extra }, 5);
+    return r;
+  };
+  const connected5 = async (clientId: string) => {
+    const r = await raw5(clientId);
+    const ack = await r.waitPacket('connack', isCmd('connack'));
+    expect(ack.reasonCode).toBe(0);
+    return r;
+  };
+  const disconnectCode = async (r: RawMqtt) => {
+    const d = await r.waitPacket('disconnect', isCmd('disconnect'));
+    await r.waitClosed();
+    return d.reasonCode;
+  };
+
+  beforeAll(async () => {
+    t = await startTestEngine(['--auth-hs-secret', TEST_HS_SECRET, '--max-payload-bytes', '1000', '--max-subscriptions', '2', '--max-frames-per-second', '30']);
+    rest = await Rest.of(t.base, true);
+    healthy = await mqttConnect(url(), { protocolVersion: 5, clientId: 'healthy', username: 'healthy', password: await tok('healthy') });
+    await healthy.client.subscribeAsync('areas/ok:live', { qos: 1 });
+    await rest.seq('ok:live', 5);
+  });
+  afterAll(async () => {
+    // Everything above happened while this one stayed connected and kept receiving.
+    await rest.seq('ok:live', 5, 6);
+    await healthy.waitCount('areas/ok:live', 10);
+    expect(healthy.ns('areas/ok:live')).toEqual(range(1, 10));
+    await healthy.end(true);
+    await t?.stop();
+  });
+
+  describe('CONNACK', () => {
+    it('3.1.1: bad token 0x04, client id not the subject 0x05, username not the client id 0x04, empty id with clean=false 0x02', async () => {
+      expect(await mqttRefused(url(), { protocolVersion: 4, clientId: 'car-1', username: 'car-1', password: 'not-a-jwt' })).toBe(4);
+      expect(await mqttRefused(url(), { protocolVersion: 4, clientId: 'car-1', username: 'car-1', password: await tok('car-2') })).toBe(5);
+      expect(await mqttRefused(url(), { protocolVersion: 4, clientId: 'car-1', username: 'someone', password: await tok('car-1') })).toBe(4);
+      expect(await mqttRefused(url(), { protocolVersion: 4, clientId: 'car-1', username: 'car-1' })).toBe(4); // no password
+      const r = await RawMqtt.open(t.mqttPort, 4);
+      // CONNECT 3.1.1, clean session 0, empty client id (MQTT.js and mqtt-packet refuse to send it)
+      r.write(Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 30, 0, 0]));
+      expect((await r.waitPacket('connack', isCmd('connack'))).returnCode).toBe(2);
+    });
+
+    it('5.0: bad token 0x86, client id not the subject 0x87, enhanced auth 0x8C', async () => {
+      expect(await mqttRefused(url(), { protocolVersion: 5, clientId: 'car-1', username: 'car-1', password: 'nope' })).toBe(0x86);
+      expect(await mqttRefused(url(), { protocolVersion: 5, clientId: 'car-1', username: 'car-1', password: await tok('car-2') })).toBe(0x87);
+      const r = await raw5('car-1', { properties: { authenticationMethod: 'SCRAM-SHA-1' } });
+      expect((await r.waitPacket('connack', isCmd('connack'))).reasonCode).toBe(0x8c);
+      await r.waitClosed();
+    });
+
+    it('5.0: an empty client id is assigned the token subject', async () => {
+      const r = await raw5('', { username: 'car-assigned', password: Buffer.from(await tok('car-assigned')) });
+      const ack = await r.waitPacket('connack', isCmd('connack'));
+      expect(ack.reasonCode).toBe(0);
+      expect(ack.properties?.assignedClientIdentifier).toBe('car-assigned');
+      expect(ack.properties).toMatchObject({ maximumQoS: 1, retainAvailable: true, wildcardSubscriptionAvailable: false, maximumPacketSize: 1000 + 4096 });
+      r.destroy();
+    });
+
+    it('unsupported protocol level: 3.1 (MQIsdp) gets 3.1.1 CONNACK 0x01, level 6 gets 5.0 CONNACK 0x84', async () => {
+      const r3 = await RawMqtt.open(t.mqttPort, 4);
+      r3.send({ cmd: 'connect', protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'old', clean: true, keepalive: 30 });
+      expect((await r3.waitPacket('connack', isCmd('connack'))).returnCode).toBe(1);
+      await r3.waitClosed();
+      const r6 = await RawMqtt.open(t.mqttPort, 5);
+      // CONNECT, remaining length 12: "MQTT", level 6, flags 0x02, keepalive 30, properties 0, client id ""
+      r6.write(Buffer.from([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 0x02, 0, 30, 0, 0, 0]));
+      expect((await r6.waitPacket('connack', isCmd('connack'))).reasonCode).toBe(0x84);
+      await r6.waitClosed();
+    });
+  });
+
+  describe('SUBACK', () => {
+    it('3.1.1: wildcard, invalid filter and a forbidden area each get 0x80; the rest is granted', async () => {
+      const r = await RawMqtt.open(t.mqttPort, 4);
+      r.send({ cmd: 'connect', protocolVersion: 4, clientId: 'sub4', username: 'sub4', password: Buffer.from(await tok('sub4')), clean: true, keepalive: 30 });
+      await r.waitPacket('connack', isCmd('connack'));
+      const subs = ['areas/+', 'nope/x', 'areas/secret:a', 'areas/ok:a'];
+      r.send({ cmd: 'subscribe', messageId: 3, subscriptions: subs.map((topic) => ({ topic, qos: 1 as const })) });
+      expect((await r.waitPacket('suback', isCmd('suback'))).granted).toEqual([0x80, 0x80, 0x80, 1]);
+      r.destroy();
+    });
+
+    it('5.0: 0xA2 wildcard, 0x9E shared, 0x8F invalid filter, 0x87 forbidden, 0x97 over --max-subscriptions', async () => {
+      const r = await connected5('sub5');
+      const subs = ['areas/#', '$share/g/areas/ok:a', 'areas/ok/a', 'areas/secret:a', 'areas/ok:a', 'areas/ok:b', 'areas/ok:c'];
+      r.send({ cmd: 'subscribe', messageId: 7, subscriptions: subs.map((topic) => ({ topic, qos: 1 as const })) }, 5);
+      const ack = await r.waitPacket('suback', isCmd('suback'));
+      expect(ack.granted).toEqual([0xa2, 0x9e, 0x8f, 0x87, 1, 1, 0x97]);
+      r.destroy();
+    });
+  });
+
+  describe('PUBLISH', () => {
+    it.each([
+      ['topic outside areas/ (0x90)', { topic: 'other/x' }, 0x90],
+      ['QoS 2 (0x9B)', { qos: 2 as const, messageId: 1 }, 0x9b],
+      ['topic alias (0x94)', { properties: { topicAlias: 1 } }, 0x94],
+      ['payload over --max-payload-bytes (0x95)', { payload: Buffer.alloc(2000, 0x41) }, 0x95],
+      ['QoS 0 to a forbidden area (0x87)', { topic: 'areas/secret:a' }, 0x87],
+    ])('5.0 DISCONNECT for %s', async (_name, over, code) => {
+      const r = await connected5(`pub-${code}`);
+      r.send({ cmd: 'publish', topic: 'areas/ok:p', payload: Buffer.from('{}'), qos: 0, dup: false, retain: false, ...over }, 5);
+      expect(await disconnectCode(r)).toBe(code);
+    });
+
+    it('5.0 PUBACK 0x87 for a forbidden area and 0x99 for invalid declared JSON; the connection stays', async () => {
+      const r = await connected5('pub-acks');
+      r.send({ cmd: 'publish', topic: 'areas/secret:a', payload: Buffer.from('{}'), qos: 1, messageId: 1, dup: false, retain: false }, 5);
+      r.send({ cmd: 'publish', topic: 'areas/ok:json', payload: Buffer.from('{nope'), qos: 1, messageId: 2, dup: false, retain: false, properties: { contentType: 'application/json' } }, 5);
+      r.send({ cmd: 'publish', topic: 'areas/ok:json', payload: Buffer.from('{"n":1}'), qos: 1, messageId: 3, dup: false, retain: false }, 5);
+      const acks = async () => r.packets.filter(isCmd('puback'));
+      await r.waitPacket('third puback', (p): p is never => p.cmd === 'puback' && p.messageId === 3);
+      expect((await acks()).map((p) => [p.messageId, p.reasonCode])).toEqual([[1, 0x87], [2, 0x99], [3, 0]]);
+      expect(r.closed).toBe(false);
+      r.destroy();
+    });
+  });
+
+  describe('protocol violations from a raw socket', () => {
+    it('first packet not CONNECT: closed without an answer', async () => {
+      const r = await RawMqtt.open(t.mqttPort, 4);
+      r.write(Buffer.from([0xc0, 0x00])); // PINGREQ
+      await r.waitClosed();
+      expect(r.packets).toEqual([]);
+    });
+
+    it('malformed packet after CONNECT: 5.0 DISCONNECT 0x81; SUBSCRIBE without filters: 0x82', async () => {
+      const a = await connected5('garbage');
+      a.write(Buffer.from([0x30, 0x03, 0x00, 0x10, 0x41])); // PUBLISH whose topic overruns the packet
+      expect(await disconnectCode(a)).toBe(0x81);
+      const b = await connected5('empty-sub');
+      b.write(Buffer.from([0x82, 0x03, 0x00, 0x01, 0x00])); // SUBSCRIBE id 1, no properties, no filter
+      expect(await disconnectCode(b)).toBe(0x82);
+    });
+
+    it('a remaining length of five bytes is malformed (0x81); an oversize packet is refused from its header (0x95)', async () => {
+      const a = await connected5('len5');
+      a.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
+      expect(await disconnectCode(a)).toBe(0x81);
+      const b = await connected5('huge');
+      b.write(Buffer.from([0x30, 0x80, 0x80, 0x40])); // announces 1 MiB; nothing else sent
+      expect(await disconnectCode(b)).toBe(0x95);
+    });
+
+    it('second CONNECT: 0x82; unexpected PUBREL: 0x82', async () => {
+      const a = await connected5('twice');
+      a.send({ cmd: 'connect', protocolVersion: 5, clientId: 'twice', clean: true, keepalive: 30 }, 5);
+      expect(await disconnectCode(a)).toBe(0x82);
+      const b = await connected5('pubrel');
+      b.send({ cmd: 'pubrel', messageId: 1 }, 5);
+      expect(await disconnectCode(b)).toBe(0x82);
+    });
+
+    it('a flood of packets: 0x96', async () => {
+      const r = await connected5('flood');
+      for (let i = 0; i < 100; i++) r.send({ cmd: 'pingreq' }, 5);
+      expect(await disconnectCode(r)).toBe(0x96);
+    });
+
+    it('3.1.1 garbage bytes: the socket is closed', async () => {
+      const r = await RawMqtt.open(t.mqttPort, 4);
+      r.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+      await r.waitClosed();
+    });
+
+    it('counts each refusal in abe_mqtt_bad_input_total by reason', async () => {
+      expect(await metric(t.base, 'abe_mqtt_bad_input_total', { reason: 'malformed_packet' })).toBeGreaterThanOrEqual(2);
+      expect(await metric(t.base, 'abe_mqtt_bad_input_total', { reason: 'bad_user_name_or_password' })).toBeGreaterThanOrEqual(3);
+      expect(await metric(t.base, 'abe_mqtt_bad_input_total', { reason: 'message_rate_too_high' })).toBeGreaterThanOrEqual(1);
+      expect(await metric(t.base, 'abe_mqtt_disconnects_total', { reason: 'packet_too_large' })).toBeGreaterThanOrEqual(2);
+    });
+  });
+});
+
+describe('mqtt limits and dev mode', () => {
+  it('over --max-connections: 3.1.1 CONNACK 0x03, 5.0 0x89; without an auth key anonymous clients work (loopback only)', async () => {
+    const t = await startTestEngine(['--max-connections', '2']);
+    const rest = await Rest.of(t.base, false);
+    try {
+      const a = await mqttConnect(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 4 }); // anonymous, generated client id
+      await a.client.subscribeAsync('areas/dev:x', { qos: 1 });
+      await rest.seq('dev:x', 3);
+      await a.waitCount('areas/dev:x', 3);
+      const b = await mqttConnect(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 5, clientId: 'b' });
+      expect(await mqttRefused(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 4, clientId: 'c' })).toBe(3);
+      expect(await mqttRefused(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 5, clientId: 'd' })).toBe(0x89);
+      await a.end(true);
+      await b.end(true);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * PulsarLog: the AreaLog on Apache Pulsar. One persistent topic per area (./topic-names.ts), one
+ * tailing Reader per area per process (./area-reader.ts), one lazily created Producer per area
+ * (./producers.ts), the store epoch and area registry in the meta topic (./meta.ts). Design,
+ * limits and the namespace settings it needs: README, section "Pulsar".
+ *
+ * pulsar-client is never imported here: the module comes in through options.pulsar (loaded by
+ * ./loader.ts only when `--log pulsar` is configured, or the test double of ./testing/).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Client } from 'pulsar-client';
+import { EngineError, isEngineError } from '../../errors.ts';
+import type { AppendRequest, AppendResult, AreaLog, AreaState, LogRecord, TailHandle, TailListener } from '../types.ts';
+import { AreaReader } from './area-reader.ts';
+import { MetaStore } from './meta.ts';
+import { backoffDelay, resolveOptions, type PulsarLogOptions, type ResolvedPulsarLogOptions } from './options.ts';
+import { ProducerPool } from './producers.ts';
+import { areaTopic, deadLetterTopic, metaTopic, parseNamespace, validateDeadLetterSuffix, type PulsarNamespace } from './topic-names.ts';
+
+export class PulsarLog implements AreaLog {
+  readonly kind = 'pulsar';
+  private readonly o: ResolvedPulsarLogOptions;
+  private readonly ns: PulsarNamespace;
+  private client: Client | undefined;
+  private meta!: MetaStore;
+  private producers!: ProducerPool;
+  private deadLetters!: ProducerPool;
+  private readonly areaReaders = new Map<string, AreaReader>();
+  private opened = false;
+  private closed = false;
+  private readersHealthy = true;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(options: PulsarLogOptions) {
+    const name = `abe-${hostname().replace(/[^A-Za-z0-9.-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.o = resolveOptions(options, name);
+    this.ns = parseNamespace(options.namespace);
+    validateDeadLetterSuffix(this.o.deadLetterSuffix);
+  }
+
+  async open(): Promise<void> {
+    if (this.opened || this.client) throw new Error('PulsarLog.open() called twice');
+    const o = this.o;
+    this.client = new o.pulsar.Client(o.client);
+    const common = { client: this.client, sendTimeoutMs: o.sendTimeoutMs, backoffMs: o.backoffMs, onError: o.onError };
+    this.meta = new MetaStore({ ...common, pulsar: o.pulsar, topic: metaTopic(this.ns), producerName: o.producerName, catchUpIdleMs: o.catchUpIdleMs, readerStallMs: o.readerStallMs });
+    this.producers = new ProducerPool({ ...common, producerName: o.producerName, producerIdleMs: o.producerIdleMs, now: o.now });
+    this.deadLetters = new ProducerPool({ ...common, producerName: `${o.producerName}-dlq`, producerIdleMs: o.producerIdleMs, now: o.now });
+    try {
+      await this.meta.open();
+    } catch (error) {
+      await this.shutdown();
+      throw new EngineError('log_unavailable', `cannot open the Pulsar log at ${JSON.stringify(o.client.serviceUrl ?? '')} (${this.ns.tenant}/${this.ns.namespace}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    this.opened = true;
+    if (o.sweepMs > 0) {
+      this.sweepTimer = setInterval(() => void this.sweep().catch((e: unknown) => o.onError(e, 'sweep')), o.sweepMs);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** The store's epoch (areas that were never reset share it). */
+  get epoch(): string {
+    return this.meta.epoch;
+  }
+
+  async state(area: string): Promise<AreaState> {
+    return this.call(area, (a) => a.state());
+  }
+
+  async append(area: string, request: AppendRequest): Promise<AppendResult> {
+    return this.call(area, (a) => a.append(request));
+  }
+
+  async read(area: string, from: number, limit: number): Promise<LogRecord[]> {
+    return this.call(area, (a) => a.read(from, limit));
+  }
+
+  tail(area: string, after: number, listener: TailListener): TailHandle {
+    this.assertOpen();
+    return this.area(area).tails.add(after, listener);
+  }
+
+  async areas(): Promise<string[]> {
+    this.assertOpen();
+    const out = new Set(this.meta.areas());
+    for (const [area, a] of this.areaReaders) if (a.seq.resolved) out.add(area);
+    return [...out];
+  }
+
+  healthy(): boolean {
+    return this.opened && !this.closed && this.readersHealthy && this.meta.healthy() && !this.producers.anyFailing;
+  }
+
+  /**
+   * Housekeeping, every `sweepMs` (and on demand): reader watchdogs and health, logical retention,
+   * checkpoints, idle readers and producers. Concurrent calls share one run.
+   */
+  sweep(): Promise<void> {
+    this.assertOpen();
+    this.sweeping ??= this.runSweep().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.sweeping?.catch(() => {});
+    await this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    const readers = [...this.areaReaders.values()];
+    this.areaReaders.clear();
+    await Promise.all(readers.map((a) => a.close()));
+    await Promise.all([this.producers?.closeAll(), this.deadLetters?.closeAll(), this.meta?.close()]);
+    await this.client?.close().catch((e: unknown) => this.o.onError(e, 'closing the Pulsar client'));
+  }
+
+  private async runSweep(): Promise<void> {
+    const now = this.o.now();
+    this.meta.check(now);
+    let healthy = true;
+    for (const [area, a] of [...this.areaReaders]) {
+      if (a.idle(now)) {
+        this.areaReaders.delete(area);
+        await a.close();
+        continue;
+      }
+      try {
+        await a.sweep(now);
+      } catch (error) {
+        this.o.onError(error, `sweep of area ${area}`);
+      }
+      if (a.isCaughtUp && !a.healthy()) healthy = false;
+    }
+    this.readersHealthy = healthy;
+    this.producers.closeIdle(now);
+    this.deadLetters.closeIdle(now);
+  }
+
+  private area(area: string): AreaReader {
+    return this.areaReaders.get(area) ?? this.createArea(area, undefined, 0);
+  }
+
+  private createArea(area: string, tails: AreaReader['tails'] | undefined, attempt: number): AreaReader {
+    const a = new AreaReader({
+      ...(tails ? { tails } : {}),
+      area,
+      topic: areaTopic(this.ns, area),
+      deadLetterTopic: deadLetterTopic(this.ns, area, this.o.deadLetterSuffix),
+      client: this.client!,
+      pulsar: this.o.pulsar,
+      producers: this.producers,
+      deadLetters: this.deadLetters,
+      meta: this.meta,
+      options: this.o,
+      onDead: (dead) => {
+        if (this.areaReaders.get(area) === dead) this.areaReaders.delete(area);
+      },
+    });
+    this.areaReaders.set(area, a);
+    this.watchOpen(area, a, attempt);
+    return a;
+  }
+
+  /**
+   * An area that failed to open is dropped, so the next call tries again; when it has tails, it is
+   * re-created after a backoff and the tails continue on the new instance.
+   */
+  private watchOpen(area: string, created: AreaReader, attempt: number): void {
+    created.ready.then(
+      () => {},
+      (error: unknown) => {
+        if (this.areaReaders.get(area) !== created) return;
+        this.areaReaders.delete(area);
+        void created.close(true);
+        if (created.tails.size === 0 || this.closed) return;
+        this.o.onError(error, `opening area ${area} (its tails wait for a retry)`);
+        const retry = setTimeout(() => {
+          if (this.closed || this.areaReaders.has(area) || created.tails.size === 0) return;
+          this.createArea(area, created.tails, attempt + 1);
+        }, backoffDelay(attempt, this.o.backoffMs));
+        retry.unref();
+      },
+    );
+  }
+
+  private async call<T>(area: string, fn: (a: AreaReader) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await fn(this.area(area));
+    } catch (error) {
+      if (isEngineError(error)) throw error;
+      throw new EngineError('log_unavailable', `Pulsar log, area ${area}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EngineError('log_unavailable', 'the log is closed');
+    if (!this.opened) throw new Error('PulsarLog used before open()');
+  }
+}

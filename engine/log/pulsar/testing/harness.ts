@@ -1,0 +1,159 @@
+/**
+ * Test helpers for PulsarLog: contract-suite factories on the in-memory double (./fake-*.ts) and on
+ * a real broker (PULSAR_URL), plus small utilities for the Pulsar-specific suites.
+ */
+import { randomBytes } from 'node:crypto';
+import { ManualClock, type LogFactory, type LogTestOptions } from '../../contract-support.ts';
+import type { AppendRequest } from '../../types.ts';
+import { loadPulsarClient } from '../loader.ts';
+import type { PulsarLogOptions, PulsarModule } from '../options.ts';
+import { PulsarLog } from '../pulsar-log.ts';
+import { escapeArea } from '../topic-names.ts';
+import { FakeBroker, type FakeBrokerOptions } from './fake-broker.ts';
+import { fakePulsarModule } from './fake-client.ts';
+
+export const NAMESPACE = 'public/default';
+export const SERVICE_URL = 'pulsar://double.invalid:6650';
+
+/** Errors PulsarLog reported through onError, per harness (tests assert on them). */
+export interface ErrorSink {
+  readonly errors: { error: unknown; where: string }[];
+  onError(error: unknown, where: string): void;
+}
+
+export function errorSink(): ErrorSink {
+  const errors: { error: unknown; where: string }[] = [];
+  return { errors, onError: (error, where) => errors.push({ error, where }) };
+}
+
+export function baseOptions(pulsar: PulsarModule, extra: Partial<PulsarLogOptions> = {}): PulsarLogOptions {
+  return {
+    pulsar,
+    client: { serviceUrl: SERVICE_URL },
+    namespace: NAMESPACE,
+    retention: { maxCount: 0, maxAgeMs: 0 },
+    idempotencyTtlMs: 86_400_000,
+    catchUpIdleMs: 15,
+    sweepMs: 0,
+    sendTimeoutMs: 2000,
+    backoffMs: { initial: 10, max: 100 },
+    ...extra,
+  };
+}
+
+function withTestOptions(o: LogTestOptions): Partial<PulsarLogOptions> {
+  return {
+    ...(o.retention ? { retention: o.retention } : {}),
+    ...(o.idempotencyTtlMs !== undefined ? { idempotencyTtlMs: o.idempotencyTtlMs } : {}),
+  };
+}
+
+export interface DoubleHarnessSetup {
+  readonly broker?: FakeBrokerOptions & { readonly deduplication?: boolean };
+  readonly log?: Partial<PulsarLogOptions>;
+  readonly sink?: ErrorSink;
+}
+
+/** Contract factory: a fresh in-memory broker per test; the store is its `public/default`. */
+export function doubleFactory(setup: DoubleHarnessSetup = {}): LogFactory {
+  return () => {
+    const broker = new FakeBroker(setup.broker);
+    if (setup.broker?.deduplication) broker.setDeduplication(NAMESPACE, true);
+    const pulsar = fakePulsarModule(broker);
+    const clock = new ManualClock();
+    const make = async (o: LogTestOptions = {}) =>
+      new PulsarLog(
+        baseOptions(pulsar, {
+          now: () => clock.now(),
+          onError: setup.sink?.onError ?? (() => {}),
+          ...setup.log,
+          ...withTestOptions(o),
+        }),
+      );
+    return { clock, create: make, recreate: make, applyRetention: (log) => (log as PulsarLog).sweep(), cleanup: async () => {} };
+  };
+}
+
+/**
+ * Contract factory against a real broker: each test gets its own namespace `{tenant}/abe-test-<random>`
+ * created through the admin REST API (PULSAR_ADMIN_URL, default http://<PULSAR_URL host>:8080) with
+ * infinite retention, and deleted afterwards.
+ */
+export function brokerFactory(serviceUrl: string): LogFactory {
+  const admin = process.env.PULSAR_ADMIN_URL ?? `http://${new URL(serviceUrl.replace(/^pulsar(\+ssl)?:/, 'http:')).hostname}:8080`;
+  const tenant = process.env.PULSAR_TEST_TENANT ?? 'public';
+  let pulsar: Promise<PulsarModule> | undefined;
+  return async () => {
+    pulsar ??= loadPulsarClient();
+    const mod = await pulsar;
+    const namespace = `${tenant}/abe-test-${randomBytes(4).toString('hex')}`;
+    await adminCall(admin, 'PUT', `/admin/v2/namespaces/${namespace}`, {});
+    await adminCall(admin, 'POST', `/admin/v2/namespaces/${namespace}/retention`, { retentionTimeInMinutes: -1, retentionSizeInMB: -1 });
+    await adminCall(admin, 'POST', `/admin/v2/namespaces/${namespace}/deduplication`, true);
+    const clock = new ManualClock(Date.now());
+    const make = async (o: LogTestOptions = {}) =>
+      new PulsarLog(baseOptions(mod, { client: { serviceUrl }, namespace, catchUpIdleMs: 500, sendTimeoutMs: 10_000, now: () => clock.now(), ...withTestOptions(o) }));
+    return {
+      clock,
+      create: make,
+      recreate: make,
+      applyRetention: (log) => (log as PulsarLog).sweep(),
+      cleanup: () => adminCall(admin, 'DELETE', `/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => console.warn(`could not delete ${namespace}:`, e)),
+    };
+  };
+}
+
+async function adminCall(base: string, method: string, path: string, body?: unknown): Promise<void> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok && res.status !== 409) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+}
+
+export function req(text: string, extra: Partial<AppendRequest> = {}): AppendRequest {
+  return { payload: Buffer.from(text), contentType: 'binary', time: Date.now(), expiresAt: 0, ...extra };
+}
+
+/** Several engine "processes" (PulsarLog instances) and foreign clients on one in-memory broker. */
+export interface DoubleCluster {
+  readonly broker: FakeBroker;
+  readonly pulsar: PulsarModule;
+  readonly sink: ErrorSink;
+  open(extra?: Partial<PulsarLogOptions>): Promise<PulsarLog>;
+  /** A client that is not the engine (any other service producing into area topics). */
+  foreignClient(): InstanceType<PulsarModule['Client']>;
+  topic(area: string): string;
+  closeAll(): Promise<void>;
+}
+
+export function doubleCluster(options: FakeBrokerOptions & { readonly deduplication?: boolean } = {}, defaults: Partial<PulsarLogOptions> = {}): DoubleCluster {
+  const broker = new FakeBroker(options);
+  if (options.deduplication) broker.setDeduplication(NAMESPACE, true);
+  const pulsar = fakePulsarModule(broker);
+  const sink = errorSink();
+  const logs: PulsarLog[] = [];
+  const clients: { close(): Promise<null> }[] = [];
+  return {
+    broker,
+    pulsar,
+    sink,
+    async open(extra = {}) {
+      const log = new PulsarLog(baseOptions(pulsar, { onError: sink.onError, ...defaults, ...extra }));
+      logs.push(log);
+      await log.open();
+      return log;
+    },
+    foreignClient() {
+      const c = new pulsar.Client({ serviceUrl: SERVICE_URL });
+      clients.push(c);
+      return c;
+    },
+    topic: (area) => `persistent://${NAMESPACE}/area-${escapeArea(area)}`,
+    async closeAll() {
+      for (const l of logs.splice(0)) await l.close().catch(() => {});
+      for (const c of clients.splice(0)) await c.close().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The durable SessionStore: a small LMDB env of its own (`${dataDir}/sessions` by default), so it
+ * works with either log (embedded or Pulsar) and several engine processes can share it.
+ *
+ * Writes are async LMDB puts (lmdb-js batches every put of one event turn into one commit), and
+ * stay in a pending map until committed so a get in the same tick sees them (session takeover).
+ * Session writes resolve on commit (survives kill -9); retained messages also wait for the fsync,
+ * like a publish with --durability flush.
+ */
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { RetainedMessage, SessionStore, StoredSession } from './types.ts';
+
+/** Sessions deleted per expiry transaction. */
+const EXPIRE_BATCH = 1000;
+
+export class LmdbSessionStore implements SessionStore {
+  private env!: RootDatabase;
+  private sessions!: Database<StoredSession, string>;
+  private retained!: Database<RetainedMessage, string>;
+  /** Written but not yet committed; `null` = deleted. */
+  private readonly pendingSessions = new Map<string, StoredSession | null>();
+  private readonly pendingRetained = new Map<string, RetainedMessage | null>();
+  private opened = false;
+  private closed = false;
+
+  constructor(private readonly dir: string) {}
+
+  /** The env is opened on first use, so an engine that never sees an MQTT client creates nothing. */
+  async open(): Promise<void> {}
+
+  private ensure(): void {
+    if (this.opened) return;
+    if (this.closed) throw new Error('session store is closed');
+    mkdirSync(this.dir, { recursive: true });
+    this.env = open({ path: this.dir, maxDbs: 4 });
+    this.sessions = this.env.openDB({ name: 'sessions' });
+    this.retained = this.env.openDB({ name: 'retained' });
+    this.opened = true;
+  }
+
+  getSession(clientId: string): StoredSession | undefined {
+    this.ensure();
+    const p = this.pendingSessions.get(clientId);
+    if (p !== undefined) return p ?? undefined;
+    return this.sessions.get(clientId);
+  }
+
+  async putSession(clientId: string, session: StoredSession): Promise<void> {
+    this.ensure();
+    return this.write(this.pendingSessions, clientId, session, () => this.sessions.put(clientId, session));
+  }
+
+  async deleteSession(clientId: string): Promise<void> {
+    this.ensure();
+    return this.write(this.pendingSessions, clientId, null, () => this.sessions.remove(clientId));
+  }
+
+  async expireSessions(now: number, live: (clientId: string) => boolean): Promise<number> {
+    if (!this.opened) return 0;
+    const doomed: string[] = [];
+    for (const { key, value } of this.sessions.getRange({})) {
+      if (value.expiresAt <= now && !live(key) && !this.pendingSessions.has(key)) doomed.push(key);
+      if (doomed.length >= EXPIRE_BATCH) break;
+    }
+    if (doomed.length === 0) return 0;
+    await this.sessions.transaction(() => {
+      for (const id of doomed) {
+        // Re-check inside the transaction: a reconnect may have refreshed it meanwhile.
+        const s = this.sessions.get(id);
+        if (s !== undefined && s.expiresAt <= now && !live(id) && !this.pendingSessions.has(id)) this.sessions.removeSync(id);
+      }
+    });
+    return doomed.length;
+  }
+
+  getRetained(area: string): RetainedMessage | undefined {
+    this.ensure();
+    const p = this.pendingRetained.get(area);
+    if (p !== undefined) return p ?? undefined;
+    return this.retained.get(area);
+  }
+
+  async setRetained(area: string, message: RetainedMessage): Promise<void> {
+    this.ensure();
+    const prev = this.getRetained(area);
+    if (prev !== undefined && prev.offset > message.offset) return;
+    const stored = { ...message, payload: Buffer.from(message.payload) };
+    await this.write(this.pendingRetained, area, stored, () => this.retained.put(area, stored));
+    await this.env.flushed;
+  }
+
+  async clearRetained(area: string): Promise<void> {
+    this.ensure();
+    await this.write(this.pendingRetained, area, null, () => this.retained.remove(area));
+    await this.env.flushed;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.opened) return;
+    await this.env.committed;
+    await this.env.flushed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (!this.opened) return;
+    this.opened = false;
+    await this.env.committed;
+    await this.env.close();
+  }
+
+  private async write<V>(pending: Map<string, V | null>, key: string, value: V | null, op: () => Promise<boolean>): Promise<void> {
+    pending.set(key, value);
+    try {
+      await op();
+    } finally {
+      if (pending.get(key) === value) pending.delete(key);
+    }
+  }
+}

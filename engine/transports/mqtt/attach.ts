@@ -1,0 +1,42 @@
+/**
+ * Attaching a subscription to its area cursor (new SUBSCRIBE or session resume), shared by the
+ * subscribe and connect handlers. Delivery starts later, with MqttSubscription.start(), once the
+ * SUBACK / CONNACK is on the wire.
+ */
+import type { Since, Subscription } from '../../areas/registry.ts';
+import { isEngineError } from '../../errors.ts';
+import type { MqttConnection } from './connection.ts';
+import type { MqttContext } from './context.ts';
+import type { MqttSubscription } from './subscription.ts';
+
+/** true when attached; false when the log failed or the connection/subscription went away. */
+export async function attachSubscription(ctx: MqttContext, conn: MqttConnection, sub: MqttSubscription, since: Since | undefined): Promise<boolean> {
+  let res: Subscription;
+  try {
+    res = await ctx.areas.subscribe(sub, sub.area, since);
+  } catch (err) {
+    if (isEngineError(err) && err.code === 'bad_offset' && since !== undefined) {
+      // The stored position is beyond the area's head (store from another log): start at the head.
+      ctx.logger.warn({ clientId: conn.clientId, area: sub.area, offset: since.offset }, 'mqtt session position beyond the head; starting at the head');
+      return attachSubscription(ctx, conn, sub, undefined);
+    }
+    if (!conn.closed) ctx.logger.error({ err, clientId: conn.clientId, area: sub.area }, 'mqtt subscribe failed: log unavailable');
+    return false;
+  }
+  if (sub.detached || conn.closed || conn.subs.get(sub.area) !== sub) {
+    res.cursor.detach(res.slot);
+    return false;
+  }
+  sub.slot = res.slot;
+  sub.cursor = res.cursor;
+  sub.epoch = res.epoch;
+  sub.stored = undefined;
+  if (since !== undefined && !res.recovered) {
+    ctx.metrics.recoveredFalse.inc();
+    if (since.epoch !== res.epoch) sub.dupUpTo = 0;
+    ctx.logger.info({ clientId: conn.clientId, area: sub.area, since }, 'mqtt session could not be resumed exactly (retention or new epoch): delivery starts at the head');
+  }
+  ctx.metrics.subscribes.inc();
+  ctx.metrics.subscriptions.inc();
+  return true;
+}

@@ -1,0 +1,303 @@
+/**
+ * One MQTT client connection over any transport (TCP or WebSocket): the inbound byte stream
+ * (framer -> mqtt-packet parser -> dispatcher), control packets out, QoS 1 flow control for the
+ * area cursors' writes, and one teardown path that persists the session.
+ */
+import { generate, parser as createParser, type Packet } from 'mqtt-packet';
+import { WRITE_DROPPED, WRITE_OK } from '../../areas/subscriber.ts';
+import type { Principal } from '../../auth/types.ts';
+import { MQTT_CLOSE, MQTT_REASON, type CloseReason, type MqttReason } from '../../errors.ts';
+import type { StoredSession } from '../../sessions/types.ts';
+import type { MqttContext } from './context.ts';
+import { packetIdOf, withDup, type MqttVersion } from './encoders.ts';
+import { PacketFramer } from './framer.ts';
+import { checkpoint, InFlight } from './inflight.ts';
+import type { MqttSubscription } from './subscription.ts';
+import type { MqttTransport } from './transport.ts';
+
+export type ConnState = 'new' | 'connecting' | 'connected' | 'closed';
+
+export interface Will {
+  readonly area: string;
+  readonly payload: Buffer;
+  readonly retain: boolean;
+  readonly contentType?: string;
+  readonly ttlSeconds: number;
+}
+
+/** The packet handler (dispatch.ts), injected to keep the import graph one-way. */
+export type PacketSink = (conn: MqttConnection, packet: Packet) => void;
+/** Runs once when the connection is gone (will publication, session persistence live in handlers). */
+export type GoneHook = (conn: MqttConnection) => void;
+
+/** Before CONNECT is accepted, packets are bounded tighter than the advertised maximum. */
+const PRE_CONNECT_MAX_PACKET = 65_536;
+
+let nextId = 1;
+
+export class MqttConnection {
+  readonly id = nextId++;
+  state: ConnState = 'new';
+  version: MqttVersion = 4;
+  clientId = '';
+  principal: Principal | undefined;
+  /** Effective keepalive (ms); 0 = none. */
+  keepaliveMs = 0;
+  lastPacketAt: number;
+  readonly openedAt: number;
+  /** The client's Maximum Packet Size (5.0); larger messages are skipped, not sent. */
+  clientMaxPacket = Infinity;
+  /** Session expiry (s) after the engine's cap; 0 = the session ends with the connection. */
+  expirySeconds = 0;
+  will: Will | undefined;
+  /** 5.0 Request Problem Information: reason strings only in CONNACK/DISCONNECT when false. */
+  problemInfo = true;
+  /** DISCONNECT received (no will unless 5.0 reason 0x04). */
+  graceful = false;
+  /** Positions changed since the session was last written. */
+  dirty = false;
+  /** When the session was last written (ms). */
+  savedAt = 0;
+  readonly subs = new Map<string, MqttSubscription>();
+  inflight = new InFlight<MqttSubscription>(1);
+  /** Inbound QoS 1 PUBLISH not yet answered. */
+  inboundPending = 0;
+  /** PUBACKs go out in the order the PUBLISHes came in [MQTT-4.6.0-2]. */
+  ackChain: Promise<void> = Promise.resolve();
+  readonly queue: Packet[] = [];
+  frameWindowStart = 0;
+  frameCount = 0;
+  private readonly framer: PacketFramer;
+  private readonly parser = createParser();
+  private tornDown = false;
+  private resuming = false;
+  private rotate = 0;
+
+  constructor(
+    readonly ctx: MqttContext,
+    readonly transport: MqttTransport,
+    private readonly sink: PacketSink,
+    private readonly onGone: GoneHook,
+  ) {
+    this.openedAt = this.lastPacketAt = ctx.now();
+    this.framer = new PacketFramer(Math.min(PRE_CONNECT_MAX_PACKET, ctx.settings.maxPacketBytes));
+    this.parser.on('packet', (p: Packet) => this.sink(this, p));
+    this.parser.on('error', (err: Error) => this.fail('malformed_packet', err.message));
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Over its backpressure budget or window, with subscriptions waiting (for the paused gauge). */
+  get paused(): boolean {
+    for (const s of this.subs.values()) if (s.paused && s.started) return true;
+    return false;
+  }
+
+  /** Bytes from the transport. */
+  onBytes(bytes: Buffer): void {
+    if (this.closed) return;
+    // Not MQTT at all (an HTTP request, TLS...): refuse on the first byte, not at the connect timeout.
+    if (this.state === 'new' && this.framer.buffered === 0 && bytes.length > 0 && bytes[0] !== 0x10) {
+      this.fail('protocol_error', `first byte 0x${bytes[0].toString(16)} is not CONNECT`);
+      return;
+    }
+    const err = this.framer.push(bytes, (raw) => this.onRawPacket(raw));
+    if (err !== undefined && !this.closed) {
+      this.fail(err, err === 'packet_too_large' ? `packet over ${this.framer.maxPacket} bytes` : 'malformed remaining length');
+    }
+  }
+
+  private onRawPacket(raw: Buffer): boolean {
+    this.lastPacketAt = this.ctx.now();
+    if (this.state === 'new' && !this.checkConnectHeader(raw)) return false;
+    this.parser.parse(raw);
+    return !this.closed;
+  }
+
+  /** The first packet must be CONNECT at protocol level 4 or 5; answer others as the spec says. */
+  private checkConnectHeader(raw: Buffer): boolean {
+    if (raw[0] >> 4 !== 1) {
+      this.fail('protocol_error', 'first packet is not CONNECT');
+      return false;
+    }
+    const len = raw.length;
+    let i = 1;
+    while (i < len && raw[i] & 0x80) i++;
+    i++;
+    if (i + 2 > len) return true; // too short: the parser reports it malformed
+    const nameLen = raw.readUInt16BE(i);
+    const name = raw.toString('latin1', i + 2, i + 2 + nameLen);
+    const level = raw[i + 2 + nameLen];
+    if ((name === 'MQTT' || name === 'MQIsdp') && level !== 4 && level !== 5) {
+      // 5.0 CONNACK 0x84 to a client that asked for something newer, 3.1.1 0x01 otherwise.
+      this.version = level !== undefined && level > 5 ? 5 : 4;
+      this.refuseConnect('unsupported_protocol_version', `protocol ${name} level ${level}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Control packets: always sent (they are small), never counted against the budget. */
+  send(packet: Packet): void {
+    if (this.closed) return;
+    this.transport.write(generate(packet, { protocolVersion: this.version }));
+  }
+
+  /** Called by MqttSubscription.write: one pre-encoded PUBLISH from the area cursor. */
+  writeMessage(sub: MqttSubscription, frame: Uint8Array): number {
+    if (this.state !== 'connected') return WRITE_DROPPED;
+    if (this.transport.buffered() > this.ctx.settings.maxBackpressureBytes) return WRITE_DROPPED;
+    this.dirty = true;
+    if (frame.byteLength > this.clientMaxPacket) {
+      // [MQTT-3.1.2-25]: discard as if it had been sent.
+      this.ctx.metrics.oversizeSkipped.inc();
+      return WRITE_OK;
+    }
+    if (sub.qos === 0) return this.transport.write(frame);
+    const offset = this.ctx.areas.cursors.sent[sub.slot] + 1;
+    const id = packetIdOf(offset);
+    // Full window, or the shared packet id is taken by another area's message: wait in the ring.
+    if (this.inflight.full || this.inflight.has(id)) return WRITE_DROPPED;
+    this.inflight.add(id, sub, offset);
+    return this.transport.write(offset <= sub.dupUpTo ? withDup(frame) : frame);
+  }
+
+  /** A PUBACK freed the window or the socket drained: let waiting subscriptions catch up, fairly. */
+  resumePaused(): void {
+    if (this.state !== 'connected' || this.resuming || !this.paused) return;
+    this.resuming = true;
+    try {
+      const list = [...this.subs.values()];
+      const n = list.length;
+      const budget = this.ctx.settings.maxBackpressureBytes;
+      for (let k = 0; k < n; k++) {
+        if (this.closed || this.transport.buffered() > budget) break;
+        const s = list[(this.rotate + k) % n];
+        if (!s.paused || !s.started || s.detached || s.cursor === undefined) continue;
+        if (s.qos === 1 && this.inflight.full) continue;
+        s.paused = false;
+        s.cursor.resume(s.slot, s);
+      }
+      this.rotate = n === 0 ? 0 : (this.rotate + 1) % n;
+    } finally {
+      this.resuming = false;
+    }
+  }
+
+  /** Attached subscription leaves (UNSUBSCRIBE, re-SUBSCRIBE with another QoS, teardown). */
+  detach(sub: MqttSubscription): void {
+    if (sub.detached) return;
+    sub.detached = true;
+    this.inflight.removeSub(sub);
+    if (this.subs.get(sub.area) === sub) this.subs.delete(sub.area);
+    if (sub.slot >= 0 && sub.cursor !== undefined) {
+      sub.cursor.detach(sub.slot);
+      sub.slot = -1;
+      this.ctx.metrics.subscriptions.dec();
+    }
+  }
+
+  /** The session as it stands (read BEFORE detaching: the slots hold the positions). */
+  snapshot(now: number): StoredSession {
+    const vc = this.ctx.areas.cursors;
+    const subscriptions = [];
+    for (const s of this.subs.values()) {
+      if (s.slot >= 0 && !s.detached) {
+        const cp = checkpoint(s.qos, vc.acked[s.slot], vc.sent[s.slot], s.dupUpTo);
+        subscriptions.push({ area: s.area, qos: s.qos, epoch: s.epoch, acked: cp.acked, sent: cp.sent });
+      } else if (s.stored !== undefined) {
+        subscriptions.push(s.stored);
+      }
+    }
+    return { version: this.version, expirySeconds: this.expirySeconds, expiresAt: now + this.expirySeconds * 1000, subscriptions };
+  }
+
+  /** Writes the session (persistent sessions only). */
+  saveSession(): void {
+    if (this.expirySeconds === 0 || this.clientId === '') return;
+    this.dirty = false;
+    this.savedAt = this.ctx.now();
+    this.ctx.sessions.putSession(this.clientId, this.snapshot(this.ctx.now())).catch((err: unknown) => {
+      this.ctx.logger.error({ err, clientId: this.clientId }, 'session write failed');
+    });
+  }
+
+  /** Engine-side close from areas/ (slow_consumer...) or shutdown: deferred, areas may be iterating. */
+  close(reason: CloseReason, detail: string): void {
+    if (this.closed) return;
+    setImmediate(() => this.disconnect(MQTT_CLOSE[reason], detail));
+  }
+
+  /** Bad client input: count it, then disconnect with its reason (before CONNACK: just close). */
+  fail(reason: MqttReason, detail: string): void {
+    if (this.closed) return;
+    this.ctx.metrics.badInput(reason).inc();
+    this.disconnect(reason, detail);
+  }
+
+  /** CONNECT accepted (CONNACK sent): packets may now be as large as advertised. */
+  connected(): void {
+    this.state = 'connected';
+    this.framer.maxPacket = this.ctx.settings.maxPacketBytes;
+  }
+
+  /** CONNACK with a refusal code (counted as bad input), then close. */
+  refuseConnect(reason: MqttReason, detail: string): void {
+    if (this.closed) return;
+    this.ctx.metrics.badInput(reason).inc();
+    this.connackAndClose(reason, detail);
+  }
+
+  private connackAndClose(reason: MqttReason, detail: string): void {
+    const r = MQTT_REASON[reason] as { v5: number; v4?: number };
+    if (this.version === 5) {
+      this.send({ cmd: 'connack', sessionPresent: false, reasonCode: r.v5, properties: { reasonString: detail.slice(0, 200) } });
+    } else if (r.v4 !== undefined) {
+      this.send({ cmd: 'connack', sessionPresent: false, returnCode: r.v4 });
+    }
+    this.end(reason, detail);
+  }
+
+  /** Sends DISCONNECT (5.0, once connected) and closes. Synchronous teardown: not from areas/ loops. */
+  disconnect(reason: MqttReason, detail: string): void {
+    if (this.closed) return;
+    if (this.state === 'connected' && this.version === 5) {
+      this.send({ cmd: 'disconnect', reasonCode: MQTT_REASON[reason].v5, properties: { reasonString: detail.slice(0, 200) } });
+    }
+    this.end(reason, detail);
+  }
+
+  private end(reason: MqttReason, detail: string): void {
+    this.ctx.metrics.disconnects(reason).inc();
+    const level = reason === 'server_shutting_down' || reason === 'session_taken_over' ? 'info' : 'warn';
+    this.ctx.logger[level](
+      { conn: this.id, clientId: this.clientId, remote: this.transport.remoteAddress, transport: this.transport.kind, reason, code: MQTT_REASON[reason].v5, detail },
+      'closing mqtt connection',
+    );
+    this.teardown();
+    this.transport.end();
+  }
+
+  /** The client sent DISCONNECT: close without a DISCONNECT of ours. */
+  clientDisconnected(): void {
+    if (this.closed) return;
+    this.teardown();
+    this.transport.end();
+  }
+
+  /** The transport closed (peer, error, or after end()). */
+  onTransportClosed(): void {
+    this.teardown();
+  }
+
+  private teardown(): void {
+    this.state = 'closed';
+    if (this.tornDown) return;
+    this.tornDown = true;
+    this.queue.length = 0;
+    this.onGone(this);
+    for (const s of [...this.subs.values()]) this.detach(s);
+  }
+}

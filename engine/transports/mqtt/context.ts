@@ -1,0 +1,60 @@
+/** The narrow context MQTT handlers get: no reaching into the server or the log. */
+import type { CounterLike } from '../../areas/metrics.ts';
+import type { AreaRegistry } from '../../areas/registry.ts';
+import type { AreaService } from '../../areas/service.ts';
+import type { Authenticator } from '../../auth/types.ts';
+import type { MqttReason } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { SessionStore } from '../../sessions/types.ts';
+import type { MqttConnection } from './connection.ts';
+import type { MqttFormats } from './encoders.ts';
+
+export interface MqttSettings {
+  /** Largest packet a client may send (advertised as Maximum Packet Size in 5.0 CONNACK). */
+  readonly maxPacketBytes: number;
+  readonly maxPayloadBytes: number;
+  /** QoS 1 messages in flight to a 3.1.1 client; cap on a 5.0 client's Receive Maximum. */
+  readonly inflightWindow: number;
+  /** QoS 1 PUBLISH a client may have awaiting PUBACK (advertised Receive Maximum). */
+  readonly receiveMaximum: number;
+  readonly sessionExpiryMaxSeconds: number;
+  readonly keepaliveMaxSeconds: number;
+  readonly maxSubscriptions: number;
+  readonly maxPacketsPerSecond: number;
+  readonly maxBackpressureBytes: number;
+  readonly maxConnections: number;
+  /** A connection that has not sent CONNECT by then is closed. */
+  readonly connectTimeoutMs: number;
+}
+
+export interface MqttMetrics {
+  /** Refusals and closes caused by client input, by MQTT reason name. */
+  readonly badInput: (reason: MqttReason) => CounterLike;
+  /** Connections the engine closed (DISCONNECT sent or socket closed), by MQTT reason name. */
+  readonly disconnects: (reason: MqttReason) => CounterLike;
+  readonly sessionsResumed: CounterLike;
+  readonly retainedSent: CounterLike;
+  /** Messages not sent because they exceed the client's Maximum Packet Size. */
+  readonly oversizeSkipped: CounterLike;
+  readonly acks: CounterLike;
+  readonly subscribes: CounterLike;
+  readonly recoveredFalse: CounterLike;
+  readonly subscriptions: { inc(): void; dec(): void };
+  readonly connections: (transport: string) => { inc(): void; dec(): void };
+}
+
+export interface MqttContext {
+  readonly areas: AreaRegistry;
+  readonly service: AreaService;
+  readonly auth: Authenticator;
+  readonly sessions: SessionStore;
+  readonly formats: MqttFormats;
+  readonly settings: MqttSettings;
+  readonly metrics: MqttMetrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Connected clients by client id (session takeover). */
+  readonly live: Map<string, MqttConnection>;
+  /** Open connections of every transport in this process (for --max-connections). */
+  readonly connectionCount: () => number;
+}

@@ -1,0 +1,168 @@
+/**
+ * The MQTT listeners: TCP (node `net`, --mqtt-port) and WebSocket on the HTTP port at `/mqtt`
+ * (subprotocol `mqtt`), both feeding the same MqttConnection. Also the periodic sweep
+ * (keepalive at 1.5x, token expiry, drained sockets, session checkpoints, session expiry).
+ */
+import { createServer, type Server } from 'node:net';
+import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { AreaRegistry } from '../../areas/registry.ts';
+import type { AreaService } from '../../areas/service.ts';
+import type { Authenticator } from '../../auth/types.ts';
+import type { Logger } from '../../logger.ts';
+import type { SessionStore } from '../../sessions/types.ts';
+import { statusText } from '../ws/endpoint.ts';
+import { MqttConnection } from './connection.ts';
+import type { MqttContext, MqttMetrics, MqttSettings } from './context.ts';
+import { dispatchPacket } from './dispatch.ts';
+import type { MqttFormats } from './encoders.ts';
+import { sessionGone } from './session-gone.ts';
+import { TcpTransport, WsTransport, type MqttTransport, type MqttWsUserData } from './transport.ts';
+
+export interface MqttDeps {
+  readonly areas: AreaRegistry;
+  readonly service: AreaService;
+  readonly auth: Authenticator;
+  readonly sessions: SessionStore;
+  readonly formats: MqttFormats;
+  readonly metrics: MqttMetrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Open WebSocket (v1) connections, so --max-connections covers every transport. */
+  readonly otherConnections: () => number;
+}
+
+export interface MqttEndpoint {
+  /** The bound TCP port (the real one when --mqtt-port is 0). */
+  readonly port: number;
+  readonly connections: ReadonlySet<MqttConnection>;
+  sweep(now: number): void;
+  /** Stop accepting; DISCONNECT 0x8B everyone (their sessions are saved). */
+  shutdown(): void;
+  /** After shutdown: waits for session writes and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Sessions expired sessions are looked for this often. */
+const EXPIRE_EVERY_MS = 60_000;
+/**
+ * TCP sockets over --max-connections are dropped at accept; a few beyond it are let in so that
+ * CONNECT can be answered with Server busy (0x89 / 3.1.1 0x03) instead of a bare reset.
+ */
+const PRE_CONNECT_SLACK = 64;
+/** Dirty sessions are checkpointed at most this often. */
+const CHECKPOINT_EVERY_MS = 1000;
+const REFRESH_IDLE_SESSION_MS = 60_000;
+
+export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: MqttSettings, listen: { host: string; port: number }): Promise<MqttEndpoint> {
+  const connections = new Set<MqttConnection>();
+  const ctx: MqttContext = { ...deps, settings, live: new Map(), connectionCount: () => connections.size + deps.otherConnections() };
+  let accepting = true;
+  const open = (transport: MqttTransport): MqttConnection => {
+    const conn = new MqttConnection(ctx, transport, (c, p) => dispatchPacket(ctx, c, p), (c) => sessionGone(ctx, c));
+    connections.add(conn);
+    deps.metrics.connections(transport.kind).inc();
+    return conn;
+  };
+  const gone = (conn: MqttConnection): void => {
+    conn.onTransportClosed();
+    if (connections.delete(conn)) deps.metrics.connections(conn.transport.kind).dec();
+  };
+
+  const server: Server = createServer({ noDelay: true }, (socket) => {
+    if (!accepting || ctx.connectionCount() >= settings.maxConnections + PRE_CONNECT_SLACK) return void socket.destroy();
+    const conn = open(new TcpTransport(socket));
+    socket.on('data', (b: Buffer) => conn.onBytes(b));
+    socket.on('drain', () => conn.resumePaused());
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('close', () => gone(conn));
+  });
+  server.on('error', (err) => deps.logger.error({ err }, 'mqtt listener error'));
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      const a = server.address();
+      resolve(typeof a === 'object' && a !== null ? a.port : listen.port);
+    });
+  });
+
+  app.ws<MqttWsUserData>('/mqtt', {
+    maxPayloadLength: settings.maxPacketBytes + 1024,
+    // Our own budget check comes first (writeMessage); the headroom keeps control packets flowing.
+    maxBackpressure: settings.maxBackpressureBytes * 2 + settings.maxPacketBytes,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: 0, // MQTT keepalive is enforced by the sweep
+    sendPingsAutomatically: false,
+    upgrade: (res: HttpResponse, req, context) => {
+      const key = req.getHeader('sec-websocket-key');
+      const offered = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+      if (!accepting) return refuse(res, 503, 'shutting_down');
+      if (ctx.connectionCount() >= settings.maxConnections) return refuse(res, 503, 'too_many_connections');
+      const chosen = offered.split(',').map((s) => s.trim()).find((s) => s === 'mqtt' || s === 'mqttv3.1');
+      if (chosen === undefined) return refuse(res, 400, 'bad_request');
+      res.upgrade<MqttWsUserData>({ transport: new WsTransport(remote) }, key, chosen, extensions, context);
+    },
+    open: (ws: WebSocket<MqttWsUserData>) => {
+      const data = ws.getUserData();
+      data.transport.ws = ws;
+      data.conn = open(data.transport);
+    },
+    message: (ws, bytes) => {
+      // uWS reuses the ArrayBuffer after this callback: copy (packets may wait for the next frame).
+      ws.getUserData().conn?.onBytes(Buffer.from(new Uint8Array(bytes)));
+    },
+    drain: (ws) => ws.getUserData().conn?.resumePaused(),
+    close: (ws) => {
+      const data = ws.getUserData();
+      data.transport.markGone();
+      if (data.conn !== undefined) gone(data.conn);
+    },
+  });
+
+  let lastExpire = deps.now();
+  let lastCheckpoint = 0;
+  return {
+    port,
+    connections,
+    sweep(now: number): void {
+      const checkpoint = now - lastCheckpoint >= CHECKPOINT_EVERY_MS;
+      if (checkpoint) lastCheckpoint = now;
+      for (const conn of connections) sweepOne(ctx, conn, now, checkpoint);
+      if (now - lastExpire >= EXPIRE_EVERY_MS) {
+        lastExpire = now;
+        deps.sessions.expireSessions(now, (id) => ctx.live.has(id)).catch((err: unknown) => deps.logger.error({ err }, 'session expiry failed'));
+      }
+    },
+    shutdown(): void {
+      accepting = false;
+      server.close();
+      for (const conn of [...connections]) conn.disconnect('server_shutting_down', 'engine shutting down');
+    },
+    async close(): Promise<void> {
+      await deps.sessions.flush();
+      await deps.sessions.close();
+    },
+  };
+}
+
+function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number, checkpoint: boolean): void {
+  if (conn.closed) return;
+  if (conn.state !== 'connected') {
+    if (now - conn.openedAt > ctx.settings.connectTimeoutMs) conn.fail('protocol_error', `no CONNACK-able CONNECT within ${ctx.settings.connectTimeoutMs} ms`);
+    return;
+  }
+  if (conn.keepaliveMs > 0 && now - conn.lastPacketAt > conn.keepaliveMs * 1.5) {
+    return conn.disconnect('keep_alive_timeout', `nothing received for ${now - conn.lastPacketAt} ms (keepalive ${conn.keepaliveMs / 1000} s)`);
+  }
+  const expiresAt = conn.principal?.expiresAt ?? 0;
+  if (expiresAt !== 0 && now >= expiresAt) return conn.disconnect('maximum_connect_time', 'token expired');
+  conn.resumePaused();
+  // Checkpoint moved positions; refresh idle sessions too, so expiry counts from the last sign of life.
+  if (checkpoint && (conn.dirty || now - conn.savedAt > REFRESH_IDLE_SESSION_MS)) conn.saveSession();
+}
+
+function refuse(res: HttpResponse, status: number, code: string): void {
+  res.writeStatus(`${status} ${statusText(status)}`).writeHeader('content-type', 'application/json').end(JSON.stringify({ code }));
+}

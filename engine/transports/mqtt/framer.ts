@@ -1,0 +1,96 @@
+/**
+ * Splits a byte stream (TCP chunks, or WebSocket binary frames: a packet may span frames and a
+ * frame may hold several packets) into whole MQTT packets, checking each packet's size from its
+ * fixed header BEFORE buffering its body, so an oversize packet costs at most 5 bytes to refuse.
+ * The packets then go to mqtt-packet's parser one at a time.
+ */
+
+export type FrameError = 'malformed_packet' | 'packet_too_large';
+
+export class PacketFramer {
+  private chunks: Buffer[] = [];
+  private length = 0;
+  /** Total bytes of the packet at the front once its fixed header is known; 0 = not known yet. */
+  private need = 0;
+  /** Largest packet accepted (the engine's Maximum Packet Size). */
+  maxPacket: number;
+
+  constructor(maxPacket: number) {
+    this.maxPacket = maxPacket;
+  }
+
+  /**
+   * Adds bytes; calls onPacket for each whole packet (stop early by returning false). Returns an
+   * error instead of throwing; after one, the framer must not be used again.
+   */
+  push(bytes: Buffer, onPacket: (packet: Buffer) => boolean): FrameError | undefined {
+    if (bytes.length === 0) return undefined;
+    this.chunks.push(bytes);
+    this.length += bytes.length;
+    for (;;) {
+      if (this.need === 0) {
+        const total = this.headerTotal();
+        if (total === undefined) return undefined;
+        if (total < 0) return 'malformed_packet';
+        if (total > this.maxPacket) return 'packet_too_large';
+        this.need = total;
+      }
+      if (this.length < this.need) return undefined;
+      const packet = this.take(this.need);
+      this.need = 0;
+      if (!onPacket(packet)) return undefined;
+      if (this.length === 0) return undefined;
+    }
+  }
+
+  /** Bytes held (a partial packet). */
+  get buffered(): number {
+    return this.length;
+  }
+
+  /** Packet size from the fixed header: undefined = need more bytes, -1 = malformed length. */
+  private headerTotal(): number | undefined {
+    let multiplier = 1;
+    let remaining = 0;
+    for (let i = 1; i <= 4; i++) {
+      if (i >= this.length) return undefined;
+      const b = this.byteAt(i);
+      remaining += (b & 0x7f) * multiplier;
+      if ((b & 0x80) === 0) return 1 + i + remaining;
+      multiplier *= 128;
+    }
+    return -1; // a fifth length byte [MQTT-1.5.5]
+  }
+
+  private byteAt(index: number): number {
+    let i = index;
+    for (const c of this.chunks) {
+      if (i < c.length) return c[i];
+      i -= c.length;
+    }
+    return 0;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.chunks[0];
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.length -= n;
+    return out;
+  }
+}

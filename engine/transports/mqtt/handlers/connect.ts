@@ -1,0 +1,138 @@
+/**
+ * CONNECT: authenticate (username = client id, password = the JWT), take over an older
+ * connection of the same client id [MQTT-3.1.4-3], load or discard the session, CONNACK, then
+ * resume the session's subscriptions (re-checked against the token: a session never outlives
+ * the rights that created it).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IConnectPacket } from 'mqtt-packet';
+import type { Principal } from '../../../auth/types.ts';
+import { isEngineError } from '../../../errors.ts';
+import type { StoredSession } from '../../../sessions/types.ts';
+import { attachSubscription } from '../attach.ts';
+import type { MqttConnection } from '../connection.ts';
+import type { MqttContext } from '../context.ts';
+import { InFlight, resumeFrom } from '../inflight.ts';
+import { MqttSubscription } from '../subscription.ts';
+import { areaOfTopic } from '../topics.ts';
+
+/** MQTT 5 "never expires"; 3.1.1 persistent sessions ask for it implicitly. */
+const NEVER = 0xffffffff;
+
+export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: IConnectPacket): Promise<void> {
+  const s = ctx.settings;
+  conn.version = p.protocolVersion === 5 ? 5 : 4;
+  const v5 = conn.version === 5;
+  const props = p.properties ?? {};
+  if (ctx.connectionCount() > s.maxConnections) return conn.refuseConnect('server_busy', `this process holds at most ${s.maxConnections} connections`);
+  if (v5 && props.authenticationMethod !== undefined) {
+    return conn.refuseConnect('bad_authentication_method', 'enhanced authentication is not supported: send the token as password');
+  }
+  const clean = p.clean !== false;
+  let clientId = p.clientId ?? '';
+  if (Buffer.byteLength(clientId) > 256) return conn.refuseConnect('client_identifier_not_valid', 'client id over 256 bytes');
+  if (clientId === '' && !v5 && !clean) return conn.refuseConnect('client_identifier_not_valid', 'an empty client id needs clean session [MQTT-3.1.3-8]');
+
+  let principal: Principal;
+  try {
+    principal = await ctx.auth.authenticate(ctx.auth.enabled ? p.password?.toString('utf8') : undefined);
+  } catch (err) {
+    return conn.refuseConnect('bad_user_name_or_password', isEngineError(err) ? err.message : 'authentication failed');
+  }
+  if (conn.closed) return;
+  let assigned = false;
+  if (clientId === '') {
+    clientId = ctx.auth.enabled ? principal.subject : `anon-${randomUUID()}`;
+    assigned = true;
+  }
+  if (ctx.auth.enabled) {
+    if (clientId !== principal.subject) return conn.refuseConnect('not_authorized', `client id ${clientId} is not the token subject`);
+    if (p.username !== undefined && p.username !== clientId) return conn.refuseConnect('bad_user_name_or_password', 'username must be the client id');
+  }
+  if (p.will !== undefined) {
+    const area = areaOfTopic(p.will.topic);
+    if (area === undefined) return conn.refuseConnect('topic_name_invalid', 'will topic must be areas/{area}');
+    if (!principal.canPublish(area)) return conn.refuseConnect('not_authorized', `the token may not publish to ${area} (will)`);
+    if ((p.will.qos ?? 0) > 1) return conn.refuseConnect('qos_not_supported', 'will QoS 2 is not supported');
+    const payload = typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : p.will.payload;
+    const wp = p.will.properties ?? {};
+    conn.will = { area, payload, retain: p.will.retain === true, contentType: wp.contentType, ttlSeconds: wp.messageExpiryInterval ?? 0 };
+  }
+
+  // Keepalive: 0 or over the maximum becomes the maximum (announced to 5.0 clients).
+  const asked = p.keepalive ?? 0;
+  const keepalive = asked === 0 || asked > s.keepaliveMaxSeconds ? s.keepaliveMaxSeconds : asked;
+  const requestedExpiry = v5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER;
+  const expiry = Math.min(requestedExpiry, s.sessionExpiryMaxSeconds);
+
+  // Takeover: the older connection persists its session synchronously (the store's get sees it).
+  const older = ctx.live.get(clientId);
+  if (older !== undefined && older !== conn) {
+    older.disconnect('session_taken_over', `client id ${clientId} connected again from ${conn.transport.remoteAddress}`);
+  }
+  const now = ctx.now();
+  let stored: StoredSession | undefined = ctx.sessions.getSession(clientId);
+  if (stored !== undefined && (clean || stored.expiresAt <= now)) {
+    stored = undefined;
+    void ctx.sessions.deleteSession(clientId).catch((err: unknown) => ctx.logger.error({ err, clientId }, 'session delete failed'));
+  }
+
+  conn.clientId = clientId;
+  conn.principal = principal;
+  conn.keepaliveMs = keepalive * 1000;
+  conn.expirySeconds = expiry;
+  conn.problemInfo = props.requestProblemInformation !== false;
+  conn.clientMaxPacket = v5 && props.maximumPacketSize !== undefined ? props.maximumPacketSize : Infinity;
+  // A new connection starts with a full send quota [MQTT-4.9.0-1].
+  conn.inflight = new InFlight(v5 ? Math.min(props.receiveMaximum ?? 65535, s.inflightWindow) : s.inflightWindow);
+  ctx.live.set(clientId, conn);
+  conn.connected();
+  conn.send({
+    cmd: 'connack',
+    sessionPresent: stored !== undefined,
+    ...(v5 ? { reasonCode: 0 } : { returnCode: 0 }),
+    ...(v5 && {
+      properties: {
+        receiveMaximum: s.receiveMaximum,
+        maximumQoS: 1,
+        retainAvailable: true,
+        maximumPacketSize: s.maxPacketBytes,
+        topicAliasMaximum: 0,
+        wildcardSubscriptionAvailable: false,
+        subscriptionIdentifiersAvailable: false,
+        sharedSubscriptionAvailable: false,
+        ...(assigned && { assignedClientIdentifier: clientId }),
+        ...(keepalive !== asked && { serverKeepAlive: keepalive }),
+        ...(expiry !== requestedExpiry && { sessionExpiryInterval: expiry }),
+      },
+    }),
+  });
+  ctx.logger.debug({ conn: conn.id, clientId, version: conn.version, sessionPresent: stored !== undefined, transport: conn.transport.kind }, 'mqtt connected');
+  if (stored !== undefined) resumeSession(ctx, conn, stored);
+  conn.saveSession();
+}
+
+/** Re-subscribes a stored session's areas from their positions; resends carry DUP=1. */
+function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSession): void {
+  ctx.metrics.sessionsResumed.inc();
+  for (const st of stored.subscriptions) {
+    if (!conn.principal!.canSubscribe(st.area)) {
+      ctx.metrics.badInput('not_authorized').inc();
+      ctx.logger.info({ clientId: conn.clientId, area: st.area }, 'mqtt session subscription dropped: the token no longer allows the area');
+      continue;
+    }
+    if (conn.subs.size >= ctx.settings.maxSubscriptions) break;
+    const sub = new MqttSubscription(conn, st.area, st.qos, ctx.formats.format(conn.version, st.qos));
+    const from = resumeFrom(st.qos, st.acked, st.sent);
+    sub.stored = st;
+    sub.dupUpTo = from.dupUpTo;
+    conn.subs.set(st.area, sub);
+    attachSubscription(ctx, conn, sub, { epoch: st.epoch, offset: from.since }).then(
+      (ok) => {
+        if (ok) sub.start();
+        else if (!conn.closed && !sub.detached) conn.disconnect('unspecified_error', `could not resume area ${st.area}: log unavailable`);
+      },
+      (err: unknown) => ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt session resume failed'),
+    );
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * PUBACK from a subscriber: settles the in-flight entry (and older ones of the same area) and
+ * records the offset as the cumulative ack of the subscription's virtual cursor: one typed-array
+ * write [DESIGN "acks off the send path"]. The session store gets it from the sweep, not here.
+ */
+import type { IPubackPacket } from 'mqtt-packet';
+import type { MqttConnection } from '../connection.ts';
+import type { MqttContext } from '../context.ts';
+import { overRate } from '../rate.ts';
+
+export function handlePuback(ctx: MqttContext, conn: MqttConnection, p: IPubackPacket): void {
+  if (p.messageId === undefined || !conn.inflight.ack(p.messageId)) {
+    // Late or unknown: ignored, but counted against the packet rate (no free PUBACK floods).
+    overRate(ctx, conn);
+    return;
+  }
+  const sub = conn.inflight.ackedSub!;
+  const offset = conn.inflight.ackedOffset;
+  if (!sub.detached && sub.slot >= 0) {
+    const now = ctx.now();
+    if (ctx.areas.cursors.ackPosition(sub.slot, offset, now)) {
+      ctx.metrics.acks.inc();
+      sub.cursor?.ackReceived(offset, now);
+      conn.dirty = true;
+    }
+  }
+  conn.resumePaused();
+}

@@ -1,0 +1,57 @@
+/**
+ * PUBLISH from a client to `areas/{area}`, QoS 0 or 1, if the token allows publishing there.
+ * QoS 1 is answered with PUBACK only after the durable append, in the order received.
+ * Refusals: 5.0 PUBACK 0x87 (QoS 1) or DISCONNECT 0x87 (QoS 0); 3.1.1 has no negative PUBACK,
+ * so it is disconnected. QoS 2 -> 0x9B, topic alias -> 0x94, other topics -> 0x90,
+ * payload over --max-payload-bytes -> 0x95, bad declared format -> 0x99.
+ */
+import type { IPublishPacket } from 'mqtt-packet';
+import { MQTT_REASON, type MqttReason } from '../../../errors.ts';
+import type { MqttConnection } from '../connection.ts';
+import type { MqttContext } from '../context.ts';
+import { contentTypeOf, publishFromClient } from '../publishing.ts';
+import { areaOfTopic } from '../topics.ts';
+
+export function handlePublish(ctx: MqttContext, conn: MqttConnection, p: IPublishPacket): void {
+  const v5 = conn.version === 5;
+  const props = p.properties ?? {};
+  if (p.qos === 2) return conn.fail('qos_not_supported', 'QoS 2 is not supported (Maximum QoS 1)');
+  if (props.topicAlias !== undefined) return conn.fail('topic_alias_invalid', 'topic aliases are not accepted (Topic Alias Maximum 0)');
+  const area = areaOfTopic(p.topic);
+  if (area === undefined) return conn.fail('topic_name_invalid', 'PUBLISH topic must be areas/{area}');
+  const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+  if (payload.length > ctx.settings.maxPayloadBytes) return conn.fail('packet_too_large', `payload over ${ctx.settings.maxPayloadBytes} bytes`);
+  if (p.qos === 1 && conn.inboundPending >= ctx.settings.receiveMaximum) {
+    return conn.fail('receive_maximum_exceeded', `more than ${ctx.settings.receiveMaximum} QoS 1 PUBLISH awaiting PUBACK`);
+  }
+  const refuse = (reason: MqttReason, detail: string): void => {
+    ctx.metrics.badInput(reason).inc();
+    if (v5 && p.qos === 1) answer(ctx, conn, p.messageId!, Promise.resolve(reason), detail);
+    else conn.disconnect(reason, detail);
+  };
+  if (!conn.principal!.canPublish(area)) return refuse('not_authorized', `the token may not publish to ${area}`);
+  const contentType = contentTypeOf(payload, props.contentType, props.payloadFormatIndicator === true);
+  if (contentType === undefined) return refuse('payload_format_invalid', 'payload does not match its declared format');
+  const work = publishFromClient(ctx, { area, payload, contentType, ttlSeconds: v5 ? (props.messageExpiryInterval ?? 0) : 0, retain: p.retain });
+  if (p.qos === 1) answer(ctx, conn, p.messageId!, work, undefined);
+}
+
+/** Queues the PUBACK behind earlier ones [MQTT-4.6.0-2]; 3.1.1 cannot say no, so it closes. */
+function answer(ctx: MqttContext, conn: MqttConnection, messageId: number, work: Promise<MqttReason>, detail: string | undefined): void {
+  conn.inboundPending++;
+  conn.ackChain = conn.ackChain
+    .then(() => work)
+    .then((reason) => {
+      conn.inboundPending--;
+      if (conn.closed) return;
+      if (conn.version === 5) {
+        const properties = detail !== undefined && conn.problemInfo ? { reasonString: detail } : undefined;
+        conn.send({ cmd: 'puback', messageId, reasonCode: MQTT_REASON[reason].v5, ...(properties && { properties }) });
+      } else if (reason === 'success') {
+        conn.send({ cmd: 'puback', messageId });
+      } else {
+        conn.disconnect(reason, 'publish failed');
+      }
+    })
+    .catch((err: unknown) => ctx.logger.error({ err, conn: conn.id }, 'mqtt puback failed'));
+}

@@ -1,0 +1,27 @@
+/** UNSUBSCRIBE: detach the areas' virtual cursors now; 5.0 reason per filter (0x00, 0x11, 0x8F). */
+import type { IUnsubscribePacket } from 'mqtt-packet';
+import { MQTT_REASON } from '../../../errors.ts';
+import type { MqttConnection } from '../connection.ts';
+import type { MqttContext } from '../context.ts';
+import { parseFilter } from '../topics.ts';
+
+export function handleUnsubscribe(ctx: MqttContext, conn: MqttConnection, p: IUnsubscribePacket): void {
+  if (p.unsubscriptions.length === 0) return conn.fail('protocol_error', 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
+  const codes: number[] = [];
+  let changed = false;
+  for (const filter of p.unsubscriptions) {
+    const f = parseFilter(filter);
+    const sub = f.area === undefined ? undefined : conn.subs.get(f.area);
+    if (sub !== undefined) {
+      conn.detach(sub);
+      changed = true;
+      codes.push(MQTT_REASON.success.v5);
+    } else {
+      codes.push(f.kind === 'invalid' ? MQTT_REASON.topic_filter_invalid.v5 : MQTT_REASON.no_subscription_existed.v5);
+    }
+  }
+  conn.send(conn.version === 5 ? { cmd: 'unsuback', messageId: p.messageId, granted: codes } : { cmd: 'unsuback', messageId: p.messageId, granted: [] });
+  if (changed) conn.saveSession();
+  // Its in-flight entries are gone: others may use the window now.
+  conn.resumePaused();
+}

@@ -1,0 +1,19 @@
+/** The per-connection packet rate (--max-frames-per-second). */
+import type { MqttConnection } from './connection.ts';
+import type { MqttContext } from './context.ts';
+
+/**
+ * Counts one packet against --max-frames-per-second; closes with 0x96 past it. PUBACKs that settle
+ * an in-flight message and QoS 1 PUBLISHes are not counted: both are bounded by flow control
+ * (the window / Receive Maximum), so a fast subscriber or publisher is never cut off for them.
+ */
+export function overRate(ctx: MqttContext, conn: MqttConnection): boolean {
+  const now = ctx.now();
+  if (now - conn.frameWindowStart >= 1000) {
+    conn.frameWindowStart = now;
+    conn.frameCount = 0;
+  }
+  if (++conn.frameCount <= ctx.settings.maxPacketsPerSecond) return false;
+  conn.fail('message_rate_too_high', `more than ${ctx.settings.maxPacketsPerSecond} packets per second`);
+  return true;
+}

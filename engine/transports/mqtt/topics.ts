@@ -1,0 +1,72 @@
+/**
+ * MQTT topics <-> areas. The only topics are `areas/{area}`: one level per area, and area ids
+ * (^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$) never contain `/`, `+` or `#`.
+ *
+ * Wildcards are refused: MQTT wildcards cover whole levels, so any filter with one (`areas/+`,
+ * `areas/#`, `#`, `+/+`...) matches EVERY area, current and future. Honouring it would mean one
+ * connection subscribed to every area (beyond --max-subscriptions) and following area creation
+ * across processes; no vehicle needs that (REST history serves tooling). So a wildcard is always
+ * answered SUBACK 0x80 (3.1.1) / 0xA2 Wildcard Subscriptions not supported (5.0, advertised in
+ * CONNACK), whatever the token allows. An exact topic the token does not allow gets 0x80 / 0x87.
+ */
+import { isValidAreaId } from '../../auth/patterns.ts';
+
+export const TOPIC_PREFIX = 'areas/';
+
+export type FilterKind = 'area' | 'wildcard' | 'shared' | 'invalid';
+
+export interface ParsedFilter {
+  readonly kind: FilterKind;
+  /** Set when kind is 'area'. */
+  readonly area?: string;
+}
+
+/** The topic of an area's messages. */
+export function topicOf(area: string): string {
+  return TOPIC_PREFIX + area;
+}
+
+/** The area of a PUBLISH topic name, or undefined if it is not `areas/{valid area}`. */
+export function areaOfTopic(topic: string): string | undefined {
+  if (!topic.startsWith(TOPIC_PREFIX)) return undefined;
+  const area = topic.slice(TOPIC_PREFIX.length);
+  return isValidAreaId(area) ? area : undefined;
+}
+
+/** Classifies a SUBSCRIBE/UNSUBSCRIBE topic filter. */
+export function parseFilter(filter: string): ParsedFilter {
+  if (filter.length === 0 || filter.length > 65535 || filter.includes('\u0000')) return INVALID;
+  if (filter.startsWith('$share/')) return SHARED;
+  const levels = filter.split('/');
+  let wild = false;
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i];
+    if (l === '#') {
+      if (i !== levels.length - 1) return INVALID; // `#` must be last [MQTT-4.7.1-2]
+      wild = true;
+    } else if (l === '+') {
+      wild = true;
+    } else if (l.includes('+') || l.includes('#')) {
+      return INVALID; // wildcards must fill a whole level [MQTT-4.7.1-1/3]
+    }
+  }
+  if (wild) return WILDCARD;
+  const area = areaOfTopic(filter);
+  return area === undefined ? INVALID : { kind: 'area', area };
+}
+
+/** Does an MQTT filter match a topic name? (reference matcher, used by the property tests) */
+export function filterMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+const INVALID: ParsedFilter = { kind: 'invalid' };
+const WILDCARD: ParsedFilter = { kind: 'wildcard' };
+const SHARED: ParsedFilter = { kind: 'shared' };

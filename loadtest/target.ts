@@ -1,0 +1,115 @@
+/**
+ * What a run talks to: the engine (started here, N processes on one port), the bare uWS
+ * broadcaster (started here, same process count), an engine already running at host:port, or
+ * any MQTT broker at mqtt://host:port (e.g. Mosquitto: MQTT vehicles and an MQTT publisher).
+ */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { signToken } from '../engine/auth/testing.ts';
+import type { Cli, TargetSpec } from './cli.ts';
+import { processTree, startEngine, type EngineHandle } from './engine-process.ts';
+import type { WorkerInit } from './ipc.ts';
+import { mqttSender } from './mqtt-publisher.ts';
+import { httpSender, type Sender } from './publisher.ts';
+import { httpGet, REPO, sleep } from './swarm.ts';
+
+export interface Target {
+  readonly spec: TargetSpec;
+  /** engine / bare / external (an engine) / mqtt (a broker). */
+  readonly kind: 'engine' | 'bare' | 'external' | 'mqtt';
+  readonly host: string;
+  readonly port: number;
+  readonly engine: EngineHandle | undefined;
+  /** Bearer token for vehicles and the REST publisher (authentication on). */
+  readonly token: string | undefined;
+  /** For the vehicle workers' init: where MQTT vehicles connect. */
+  readonly mqtt: WorkerInit['mqtt'];
+  /** The target's processes now (children included). */
+  pids(): number[];
+  /** /metrics text (undefined for a broker or on failure). */
+  scrape(): Promise<string | undefined>;
+  sender(areas: readonly string[], concurrency: number): Promise<Sender>;
+}
+
+export interface TargetOptions {
+  readonly outBase: string;
+  readonly spread: 'none' | 'dest';
+  /** The swarm's destination addresses (bare listens on each). */
+  readonly destinations: readonly string[];
+  readonly runId: string;
+  readonly tokenLifetimeSeconds: number;
+  readonly usesMqtt: boolean;
+}
+
+/** Starts (or finds) the target and waits until it answers. */
+export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): Promise<Target> {
+  const clientIdPrefix = `lt-${o.runId}-`;
+  if (spec.kind === 'mqtt') {
+    await waitTcp(spec.host, spec.port);
+    return {
+      spec, kind: 'mqtt', host: spec.host, port: spec.port, engine: undefined, token: undefined,
+      mqtt: { port: spec.port, version: 5, clientIdPrefix, offsetFrom: 'seq' },
+      pids: () => cli.enginePids.flatMap((p) => processTree(p)),
+      scrape: async () => undefined,
+      sender: (areas) => mqttSender(spec.host, spec.port, areas),
+    };
+  }
+  if (spec.kind === 'bare' && o.usesMqtt) throw new Error('the bare broadcaster speaks WebSocket only: no MQTT vehicles');
+  let engine: EngineHandle | undefined;
+  let token = cli.token;
+  let hsSecret: string | undefined;
+  if (spec.kind !== 'external') {
+    // Bound beyond loopback the engine requires authentication: a random secret for this run only.
+    hsSecret = o.spread === 'dest' && spec.kind === 'engine' ? randomBytes(32).toString('base64url') : undefined;
+    engine = await startEngine({
+      repoRoot: REPO,
+      kind: spec.kind,
+      workers: cli.engineWorkers,
+      logPath: `${o.outBase}.engine.log`,
+      extraArgs: cli.engineArgs,
+      hosts: [...new Set(o.destinations)],
+      ...(hsSecret !== undefined && { bindHost: '0.0.0.0', hsSecret }),
+    });
+    if (hsSecret !== undefined) {
+      const exp = Math.floor(Date.now() / 1000) + o.tokenLifetimeSeconds;
+      token = await signToken({ sub: 'loadtest', exp, subscribe: ['loadtest:*'], publish: ['loadtest:*'] }, { alg: 'HS256', secret: hsSecret });
+    }
+  }
+  const { host, port } = engine ?? (spec as { host: string; port: number });
+  for (let i = 0; ; i++) {
+    const r = await httpGet(host, port, '/readyz').catch((err: Error) => ({ status: 0, body: err.message }));
+    if (r.status === 200) break;
+    if (i >= 50) throw new Error(`target at ${host}:${port} not ready: ${r.status} ${r.body.slice(0, 200)}`);
+    await sleep(200);
+  }
+  const mqttPort = engine?.mqttPort;
+  if (o.usesMqtt && mqttPort === undefined) throw new Error(`MQTT vehicles need the engine's MQTT port${engine === undefined ? ' (not known for an external engine: use --target mqtt://host:port)' : ''}`);
+  return {
+    spec,
+    kind: spec.kind,
+    host,
+    port,
+    engine,
+    token,
+    mqtt: mqttPort === undefined ? undefined : { port: mqttPort, version: 5, clientIdPrefix, offsetFrom: 'property', ...(hsSecret !== undefined && { tokenSecret: hsSecret }) },
+    pids: () => (engine !== undefined ? engine.pids() : cli.enginePids.flatMap((p) => processTree(p))),
+    // The bare broadcaster has no /metrics.
+    scrape: async () => (spec.kind === 'bare' ? undefined : httpGet(host, port, '/metrics').then((r) => (r.status === 200 ? r.body : undefined), () => undefined)),
+    sender: async (areas, concurrency) => httpSender({ host, port, ...(token !== undefined && { token }) }, areas, concurrency),
+  };
+}
+
+async function waitTcp(host: string, port: number): Promise<void> {
+  for (let i = 0; ; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (i >= 50) throw new Error(`nothing listens on ${host}:${port}`);
+    await sleep(200);
+  }
+}

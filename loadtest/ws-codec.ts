@@ -1,0 +1,160 @@
+/**
+ * A minimal RFC 6455 client codec for the vehicle swarm: just enough WebSocket to be cheap.
+ *   - the upgrade request and the check of the server's 101 answer (Sec-WebSocket-Accept);
+ *   - a frame scanner over server frames (unmasked; 7/16/64-bit lengths), zero-copy: it hands
+ *     out (opcode, fin, start, end) into the caller's buffer and says how far it got;
+ *   - masked client frames (clients MUST mask, RFC 6455 section 5.3).
+ * No extensions (no permessage-deflate: we never offer it).
+ */
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+
+export const OP_CONT = 0x0;
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_CLOSE = 0x8;
+export const OP_PING = 0x9;
+export const OP_PONG = 0xa;
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+export function newWebSocketKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+export function expectedAccept(key: string): string {
+  return createHash('sha1').update(key + GUID).digest('base64');
+}
+
+export function upgradeRequest(opts: { host: string; path: string; key: string; protocol?: string; headers?: Readonly<Record<string, string>> }): Buffer {
+  let req =
+    `GET ${opts.path} HTTP/1.1\r\nHost: ${opts.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${opts.key}\r\nSec-WebSocket-Version: 13\r\n`;
+  if (opts.protocol !== undefined) req += `Sec-WebSocket-Protocol: ${opts.protocol}\r\n`;
+  for (const [k, v] of Object.entries(opts.headers ?? {})) req += `${k}: ${v}\r\n`;
+  return Buffer.from(req + '\r\n', 'latin1');
+}
+
+export interface UpgradeAnswer {
+  readonly status: number;
+  /** Bytes of `buf` taken by the HTTP head (frames may follow). */
+  readonly headLength: number;
+  readonly headers: ReadonlyMap<string, string>;
+  /** The status line and, for a refusal, the start of the body (for error reports). */
+  readonly summary: string;
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** Parses the server's answer to the upgrade; undefined while the head is incomplete. */
+export function parseUpgradeAnswer(buf: Buffer): UpgradeAnswer | undefined {
+  const end = buf.indexOf(HEAD_END);
+  if (end < 0) return undefined;
+  const lines = buf.toString('latin1', 0, end).split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const c = lines[i].indexOf(':');
+    if (c > 0) headers.set(lines[i].slice(0, c).trim().toLowerCase(), lines[i].slice(c + 1).trim());
+  }
+  const body = buf.toString('utf8', end + 4, Math.min(buf.length, end + 4 + 200));
+  return { status: m ? Number(m[1]) : 0, headLength: end + 4, headers, summary: body === '' ? lines[0] : `${lines[0]}: ${body}` };
+}
+
+/** Checks a 101 answer; returns an error text, or undefined when the upgrade is good. */
+export function checkUpgrade(a: UpgradeAnswer, key: string, protocol?: string): string | undefined {
+  if (a.status !== 101) return `upgrade refused: ${a.summary}`;
+  if (a.headers.get('sec-websocket-accept') !== expectedAccept(key)) return 'bad Sec-WebSocket-Accept';
+  if (protocol !== undefined && a.headers.get('sec-websocket-protocol') !== protocol) {
+    return `server chose subprotocol "${a.headers.get('sec-websocket-protocol') ?? ''}", asked for ${protocol}`;
+  }
+  return undefined;
+}
+
+// Mask keys come from a pool of random bytes, refilled when used up (RFC 6455 asks for unpredictable keys).
+const maskPool = Buffer.alloc(64 * 1024);
+let maskPos = maskPool.length;
+
+/** One masked client frame (FIN set). */
+export function encodeClientFrame(opcode: number, payload: Uint8Array): Buffer {
+  const n = payload.length;
+  const h = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(h + 4 + n);
+  out[0] = 0x80 | opcode;
+  if (n < 126) {
+    out[1] = 0x80 | n;
+  } else if (n < 65536) {
+    out[1] = 0x80 | 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 0x80 | 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  if (maskPos + 4 > maskPool.length) {
+    randomFillSync(maskPool);
+    maskPos = 0;
+  }
+  const m0 = maskPool[maskPos];
+  const m1 = maskPool[maskPos + 1];
+  const m2 = maskPool[maskPos + 2];
+  const m3 = maskPool[maskPos + 3];
+  maskPos += 4;
+  out[h] = m0;
+  out[h + 1] = m1;
+  out[h + 2] = m2;
+  out[h + 3] = m3;
+  const p = h + 4;
+  for (let i = 0; i < n; i++) {
+    const k = i & 3;
+    out[p + i] = payload[i] ^ (k === 0 ? m0 : k === 1 ? m1 : k === 2 ? m2 : m3);
+  }
+  return out;
+}
+
+/** Receives each complete server frame found by scanFrames; payload is buf[start, end). */
+export type FrameSink<C> = (ctx: C, fin: boolean, opcode: number, buf: Buffer, start: number, end: number) => void;
+
+/** Thrown for frames a server must never send (masked, reserved bits, oversize). */
+export class WsProtocolError extends Error {}
+
+/**
+ * Scans whole server frames in buf[start, end) and hands each to `sink`. Returns the index of the
+ * first byte of the first incomplete frame (== end when everything was consumed).
+ */
+export function scanFrames<C>(ctx: C, buf: Buffer, start: number, end: number, sink: FrameSink<C>, maxFrame: number): number {
+  let p = start;
+  while (end - p >= 2) {
+    const b0 = buf[p];
+    const b1 = buf[p + 1];
+    if ((b0 & 0x70) !== 0) throw new WsProtocolError('reserved bits set (no extension was negotiated)');
+    if ((b1 & 0x80) !== 0) throw new WsProtocolError('server frame is masked');
+    let len = b1 & 0x7f;
+    let h = 2;
+    if (len === 126) {
+      if (end - p < 4) break;
+      len = buf.readUInt16BE(p + 2);
+      h = 4;
+    } else if (len === 127) {
+      if (end - p < 10) break;
+      len = buf.readUInt32BE(p + 2) * 2 ** 32 + buf.readUInt32BE(p + 6);
+      h = 10;
+    }
+    if (len > maxFrame) throw new WsProtocolError(`frame of ${len} bytes is over the ${maxFrame}-byte limit`);
+    if (end - p < h + len) break;
+    sink(ctx, (b0 & 0x80) !== 0, b0 & 0x0f, buf, p + h, p + h + len);
+    p += h + len;
+  }
+  return p;
+}
+
+/**
+ * How many bytes the frame starting at buf[start] needs in total, or 0 if its header is not
+ * complete yet (lets the caller size a reassembly buffer once, instead of growing it).
+ */
+export function frameLength(buf: Buffer, start: number, end: number): number {
+  if (end - start < 2) return 0;
+  const len = buf[start + 1] & 0x7f;
+  if (len < 126) return 2 + len;
+  if (len === 126) return end - start < 4 ? 0 : 4 + buf.readUInt16BE(start + 2);
+  return end - start < 10 ? 0 : 10 + buf.readUInt32BE(start + 2) * 2 ** 32 + buf.readUInt32BE(start + 6);
+}

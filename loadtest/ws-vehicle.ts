@@ -1,0 +1,213 @@
+/**
+ * Protocol v1 over WebSocket for the swarm's vehicles (subprotocol v1.json or v1.msgpack), on the
+ * minimal RFC 6455 client codec of ./ws-codec.ts: upgrade with a checked Sec-WebSocket-Accept,
+ * frames scanned in place in the shared read buffer (only a frame split across reads is copied,
+ * into a pooled buffer sized for that frame), message frames not decoded (./message-parse.ts),
+ * pings answered, everything else decoded fully (rare).
+ */
+import { pack, unpack } from 'msgpackr';
+import { MESSAGE, parseJsonMessage, parseMsgpackMessage, type ParsedMessage } from './message-parse.ts';
+import type { CodecHost, VehicleCodec } from './vehicle-codec.ts';
+import { CONNECTING, inc, UPGRADED, type Vehicle } from './vehicles.ts';
+import {
+  checkUpgrade,
+  encodeClientFrame,
+  frameLength,
+  newWebSocketKey,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONT,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  parseUpgradeAnswer,
+  scanFrames,
+  upgradeRequest,
+  WsProtocolError,
+} from './ws-codec.ts';
+
+const REST_POOL_BUFFER = 16 * 1024;
+const REST_POOL_MAX = 4096;
+const restPool: Buffer[] = [];
+
+/** A buffer for a frame/packet split across reads (pooled when small). */
+export function acquireRest(size: number): Buffer {
+  if (size <= REST_POOL_BUFFER) return restPool.pop() ?? Buffer.allocUnsafe(REST_POOL_BUFFER);
+  return Buffer.allocUnsafe(size);
+}
+
+/** Drops v's partial frame (back to the pool). */
+export function releaseRest(v: Vehicle): void {
+  const b = v.rest;
+  v.rest = null;
+  v.restLen = 0;
+  if (b !== null && b.length === REST_POOL_BUFFER && restPool.length < REST_POOL_MAX) restPool.push(b);
+}
+
+const parsed: ParsedMessage = { offset: 0, time: 0, sentAtUs: 0, warm: 0 };
+
+export class WsVehicleCodec implements VehicleCodec {
+  readonly transport;
+  private readonly json: boolean;
+  private readonly protocol: string;
+  private readonly opcode: number;
+  private readonly subscribeFrames = new Map<number, Buffer>();
+  private readonly onFrameBound: (v: Vehicle, fin: boolean, opcode: number, buf: Buffer, s: number, e: number) => void;
+  private host!: CodecHost;
+
+  constructor(transport: 'ws-json' | 'ws-msgpack') {
+    this.transport = transport;
+    this.json = transport === 'ws-json';
+    this.protocol = this.json ? 'v1.json' : 'v1.msgpack';
+    this.opcode = this.json ? OP_TEXT : OP_BINARY;
+    this.onFrameBound = (v, fin, op, buf, s, e) => this.onFrame(v, fin, op, buf, s, e);
+  }
+
+  private encode(frame: Record<string, unknown>): Buffer {
+    return encodeClientFrame(this.opcode, this.json ? Buffer.from(JSON.stringify(frame)) : pack(frame));
+  }
+
+  hello(v: Vehicle, host: CodecHost): Buffer {
+    v.key = newWebSocketKey();
+    v.hs = null;
+    releaseRest(v);
+    const headers: Record<string, string> = host.token === undefined ? {} : { Authorization: `Bearer ${host.token}` };
+    return upgradeRequest({ host: `${v.host}:${host.port}`, path: '/v1/ws', key: v.key, protocol: this.protocol, headers });
+  }
+
+  subscribe(v: Vehicle, host: CodecHost): Buffer {
+    const area = host.areaNames[v.area];
+    if (v.everSubscribed) return this.encode({ type: 'subscribe', area, since: { offset: v.last, epoch: v.epoch } });
+    let f = this.subscribeFrames.get(v.area);
+    if (f === undefined) this.subscribeFrames.set(v.area, (f = this.encode({ type: 'subscribe', area })));
+    return f;
+  }
+
+  ack(v: Vehicle, offset: number, host: CodecHost): Buffer {
+    const area = host.areaNames[v.area];
+    return encodeClientFrame(this.opcode, this.json ? Buffer.from(`{"type":"ack","area":"${area}","offset":${offset}}`) : pack({ type: 'ack', area, offset }));
+  }
+
+  onData(v: Vehicle, buf: Buffer, start: number, end: number, host: CodecHost): void {
+    this.host = host;
+    if (v.state === CONNECTING) this.onUpgradeBytes(v, buf, start, end);
+    else this.feed(v, buf, start, end);
+  }
+
+  private onUpgradeBytes(v: Vehicle, buf: Buffer, start: number, end: number): void {
+    const chunk = Buffer.from(buf.subarray(start, end));
+    v.hs = v.hs === null ? chunk : Buffer.concat([v.hs, chunk]);
+    const answer = parseUpgradeAnswer(v.hs);
+    if (answer === undefined) {
+      if (v.hs.length > 16 * 1024) this.host.attemptFailed(v, 'upgrade answer too long');
+      return;
+    }
+    const problem = checkUpgrade(answer, v.key, this.protocol);
+    if (problem !== undefined) {
+      this.host.attemptFailed(v, answer.status === 101 ? problem : `http ${answer.status}`);
+      if (answer.status !== 101) inc(this.host.tally.protocolErrors, problem.slice(0, 160));
+      return;
+    }
+    const hs = v.hs;
+    v.hs = null;
+    this.host.upgraded(v);
+    if (hs.length > answer.headLength) this.feed(v, hs, answer.headLength, hs.length);
+  }
+
+  /** Frames in src[start, end): first finish a frame split across reads, then scan in place. */
+  private feed(v: Vehicle, src: Buffer, start: number, end: number): void {
+    const max = this.host.maxFrameBytes;
+    while (v.restLen > 0 && start < end) {
+      const rest = v.rest as Buffer;
+      let need: number;
+      if (v.restLen < 2) need = 2;
+      else {
+        const l7 = rest[1] & 0x7f;
+        const headerLength = l7 < 126 ? 2 : l7 === 126 ? 4 : 10;
+        need = v.restLen < headerLength ? headerLength : frameLength(rest, 0, v.restLen);
+      }
+      if (need > max + 10) throw new WsProtocolError(`frame of ${need} bytes is over the limit`);
+      if (need > rest.length) {
+        const bigger = acquireRest(need);
+        rest.copy(bigger, 0, 0, v.restLen);
+        const len = v.restLen;
+        releaseRest(v);
+        v.rest = bigger;
+        v.restLen = len;
+      }
+      const take = Math.min(end - start, need - v.restLen);
+      src.copy(v.rest as Buffer, v.restLen, start, start + take);
+      v.restLen += take;
+      start += take;
+      const full = frameLength(v.rest as Buffer, 0, v.restLen);
+      if (full !== 0 && full === v.restLen) {
+        scanFrames(v, v.rest as Buffer, 0, v.restLen, this.onFrameBound, max);
+        releaseRest(v);
+      }
+    }
+    if (start >= end || v.sock === null) return;
+    const used = scanFrames(v, src, start, end, this.onFrameBound, max);
+    if (used < end && v.sock !== null) {
+      const left = end - used;
+      const rest = acquireRest(Math.max(left, frameLength(src, used, end)));
+      src.copy(rest, 0, used, end);
+      v.rest = rest;
+      v.restLen = left;
+    }
+  }
+
+  private onFrame(v: Vehicle, fin: boolean, opcode: number, buf: Buffer, s: number, e: number): void {
+    const tally = this.host.tally;
+    if (!fin || opcode === OP_CONT) {
+      // The engine never fragments; a fragmented message is counted and its offset shows up as lost.
+      inc(tally.protocolErrors, 'fragmented frame');
+      return;
+    }
+    if (opcode === OP_TEXT || opcode === OP_BINARY) {
+      if ((opcode === OP_TEXT) !== this.json) inc(tally.protocolErrors, `${opcode === OP_TEXT ? 'text' : 'binary'} frame on ${this.transport}`);
+      const kind = this.json ? parseJsonMessage(buf, s, e, parsed) : parseMsgpackMessage(buf, s, e, parsed);
+      if (kind === MESSAGE) this.host.message(v, parsed, e - s);
+      else this.onControl(v, buf, s, e);
+    } else if (opcode === OP_PING) {
+      v.sock?.write(encodeClientFrame(OP_PONG, buf.subarray(s, e)));
+      tally.pingsAnswered++;
+    } else if (opcode === OP_CLOSE) {
+      const code = e - s >= 2 ? buf.readUInt16BE(s) : 1005;
+      const reason = e - s > 2 ? buf.toString('utf8', s + 2, Math.min(e, s + 64)) : '';
+      inc(tally.closeCodes, reason === '' ? String(code) : `${code} ${reason}`);
+      v.lastError = `close ${code}`;
+      v.sock?.destroy();
+    } else if (opcode !== OP_PONG) {
+      inc(tally.protocolErrors, `opcode ${opcode}`);
+    }
+  }
+
+  private onControl(v: Vehicle, buf: Buffer, s: number, e: number): void {
+    const tally = this.host.tally;
+    let f: Record<string, unknown>;
+    try {
+      f = (this.json ? JSON.parse(buf.toString('utf8', s, e)) : unpack(buf.subarray(s, e))) as Record<string, unknown>;
+    } catch {
+      inc(tally.protocolErrors, 'undecodable frame');
+      return;
+    }
+    switch (f.type) {
+      case 'subscribed':
+        if (v.state !== UPGRADED) {
+          inc(tally.protocolErrors, 'unexpected subscribed');
+          return;
+        }
+        this.host.subscribed(v, Number(f.offset), String(f.epoch ?? ''), f.recovered === true);
+        return;
+      case 'error':
+        inc(tally.engineErrors, String(f.code));
+        if (v.state === UPGRADED) this.host.attemptFailed(v, `error ${String(f.code)}`);
+        return;
+      case 'pong':
+      case 'unsubscribed':
+        return;
+      default:
+        inc(tally.protocolErrors, `frame type ${String(f.type).slice(0, 32)}`);
+    }
+  }
+}
