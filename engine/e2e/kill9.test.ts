@@ -4,20 +4,12 @@
  * the history with its payload, new offsets continue after the last one, and a vehicle resuming
  * with its old (epoch, offset) gets exactly what it missed.
  */
-import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { history, publishOk, range, spawnEngine, tempDir, until, Vehicle, type ChildEngine } from '../testing/harness.ts';
+import { history, publishOk, range, spawnEngine, tempDir, trackChildEngines, until, Vehicle, type ChildEngine } from '../testing/harness.ts';
 
-const children: ChildEngine[] = [];
-const dirs: string[] = [];
+const { children, dirs, cleanup } = trackChildEngines();
 
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await c.exited;
-  }
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+afterEach(cleanup);
 
 async function start(dir: string, flags: string[]): Promise<ChildEngine> {
   const c = await spawnEngine(dir, flags);

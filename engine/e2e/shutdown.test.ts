@@ -3,7 +3,6 @@
  * flushes and exits 0, and what was published is there after a restart. Also the in-process
  * Engine.close() path the tests use everywhere else.
  */
-import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLOSE } from '../errors.ts';
 import {
@@ -15,22 +14,15 @@ import {
   spawnEngine,
   startTestEngine,
   tempDir,
+  trackChildEngines,
   tryConnect,
   until,
   Vehicle,
-  type ChildEngine,
 } from '../testing/harness.ts';
 
-const children: ChildEngine[] = [];
-const dirs: string[] = [];
+const { children, dirs, cleanup } = trackChildEngines();
 
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await c.exited;
-  }
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+afterEach(cleanup);
 
 describe('SIGTERM', () => {
   it('closes vehicles with 1001 going_away and exits 0; nothing published is lost', async () => {

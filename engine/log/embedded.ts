@@ -27,6 +27,7 @@ import {
   recordTime,
   type HeadEntry,
 } from './embedded-codec.ts';
+import { DurableWatermark } from './durable-watermark.ts';
 import { TailManager } from './tail-manager.ts';
 import type {
   AppendRequest,
@@ -79,18 +80,26 @@ export class EmbeddedLog implements AreaLog {
   private sweeping: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly tails: TailManager;
+  private readonly durable: DurableWatermark;
   private readonly onError: (error: unknown, where: string) => void;
 
   constructor(private readonly options: EmbeddedLogOptions) {
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? ((error, where) => console.error(`[embedded log] ${where}:`, error));
+    const flush = options.durability === 'flush';
+    this.durable = new DurableWatermark(
+      (done) => (this.env as unknown as { sync(cb: (error?: unknown) => void): void }).sync(done),
+      (area) => this.tails.notify(area),
+      this.onError,
+    );
     this.tails = new TailManager(
       {
         readSync: (a, f, l) => this.readSync(a, f, l),
         headSync: (a) => this.headEntry(a)?.[0] ?? 0,
-        ceiling: (a) => {
-          const held = this.unflushed.get(a);
-          return held === undefined ? Infinity : held[0] - 1;
+        // With durability 'commit' a committed record is what the publisher was promised.
+        ceiling: (a) => (flush ? this.durable.ceiling(a) : Infinity),
+        requestDurable: (a, head) => {
+          if (flush) this.durable.request(a, head);
         },
       },
       { pollMs: options.tailPollMs, batchSize: options.tailBatchSize ?? 256, onError: this.onError },
@@ -135,7 +144,6 @@ export class EmbeddedLog implements AreaLog {
     const ttl = this.options.idempotencyTtlMs;
     const now = this.now();
     let result: { offset: number; duplicate: boolean };
-    let held = 0;
     try {
       // childTransaction: a throw inside rolls back this append only (a plain async transaction
       // callback that throws keeps its earlier writes).
@@ -146,9 +154,6 @@ export class EmbeddedLog implements AreaLog {
         }
         const entry = this.meta.get(headKey(area)) as HeadEntry | undefined;
         const offset = (entry?.[0] ?? 0) + 1;
-        // Held from inside the write transaction, i.e. before any reader can see the commit.
-        if (this.options.durability === 'flush') this.holdForFlush(area, offset);
-        held = offset;
         this.messages.putSync(messageKey(area, offset), value);
         this.meta.putSync(headKey(area), [offset, entry?.[1] ?? 1]);
         if (ik) {
@@ -157,35 +162,19 @@ export class EmbeddedLog implements AreaLog {
         }
         return { offset, duplicate: false };
       });
-      // Committed (visible to every reader, survives kill -9) but not yet fsynced: tails stay
-      // below the held offset until the flush, so no vehicle sees an offset a power loss could reuse.
-      if (this.options.durability === 'flush') await this.env.flushed;
+      // Committed (visible to every reader, survives kill -9) but not yet fsynced: tails stay below
+      // the durable watermark, so no vehicle sees an offset a power loss could take back.
+      if (this.options.durability === 'flush') {
+        await this.env.flushed;
+        if (!result.duplicate) this.durable.flushed(area, result.offset);
+      }
     } catch (error) {
-      if (held !== 0) this.releaseFlushed(area, held);
       this.failed = true;
       throw new EngineError('log_unavailable', `append to ${area} failed`, { cause: error });
     }
-    if (held !== 0) this.releaseFlushed(area, held);
     this.failed = false;
     if (!result.duplicate) this.tails.notify(area);
     return { offset: result.offset, epoch: this.epoch, duplicate: result.duplicate };
-  }
-
-  /** Offsets committed by this process and awaiting fsync, per area, ascending (first = ceiling + 1). */
-  private readonly unflushed = new Map<string, number[]>();
-
-  private holdForFlush(area: string, offset: number): void {
-    const list = this.unflushed.get(area);
-    if (list === undefined) this.unflushed.set(area, [offset]);
-    else list.push(offset); // one writer transaction at a time, so offsets arrive ascending
-  }
-
-  private releaseFlushed(area: string, offset: number): void {
-    const list = this.unflushed.get(area);
-    if (list === undefined) return;
-    const i = list.indexOf(offset);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.unflushed.delete(area);
   }
 
   async read(area: string, from: number, limit: number): Promise<LogRecord[]> {
@@ -214,6 +203,7 @@ export class EmbeddedLog implements AreaLog {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.tails.closeAll();
+    this.durable.close();
     if (!this.opened) return;
     await this.sweeping?.catch(() => {});
     await this.env.close();

@@ -22,6 +22,8 @@ export interface TailSource {
    * "Nothing acknowledged is lost"; offsets are the contract]. Infinity when nothing is pending.
    */
   ceiling(area: string): number;
+  /** The poll saw records up to `head` above the ceiling: make them durable, then notify(area). */
+  requestDurable(area: string, head: number): void;
 }
 
 export interface TailManagerOptions {
@@ -120,7 +122,9 @@ export class TailManager {
         this.options.onError(error, 'tail poll');
         return;
       }
-      const limit = Math.min(head, this.source.ceiling(area));
+      const ceiling = this.source.ceiling(area);
+      if (head > ceiling) this.source.requestDurable(area, head);
+      const limit = Math.min(head, ceiling);
       for (const t of [...set]) if (limit >= t.next) this.pump(t);
     }
   }

@@ -3,6 +3,7 @@
  * and SIGTERM suites.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,4 +66,22 @@ export async function spawnEngine(dir: string, flags: string[] = []): Promise<Ch
     exited,
     output: () => out,
   };
+}
+
+/**
+ * What a suite spawned, for its afterEach: push child engines to `children` and temp data dirs to
+ * `dirs`; `cleanup()` SIGKILLs the children still running, waits for them to exit, then removes
+ * the dirs. Usage: `const { children, dirs, cleanup } = trackChildEngines(); afterEach(cleanup);`
+ */
+export function trackChildEngines(): { children: ChildEngine[]; dirs: string[]; cleanup: () => Promise<void> } {
+  const children: ChildEngine[] = [];
+  const dirs: string[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of children.splice(0)) {
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+      await c.exited;
+    }
+    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  };
+  return { children, dirs, cleanup };
 }

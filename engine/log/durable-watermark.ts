@@ -1,0 +1,68 @@
+/**
+ * How far each area's log is known to be on disk, so tails never hand a vehicle a record that a
+ * power loss could take back and a later append could reuse the offset of [DESIGN "Nothing
+ * acknowledged is lost", "Offsets are the contract"].
+ *
+ * Two ways a record becomes known-durable:
+ *  - this process flushed the commit that wrote it (`flushed`): an LMDB flush syncs every commit
+ *    before it too, and offsets are assigned in commit order, so everything <= offset is durable;
+ *  - a tail saw commits of ANOTHER process (several engine workers share one store) that it cannot
+ *    vouch for: `request` runs one env-wide sync (fdatasync of the data file covers every process's
+ *    committed pages) and then counts everything up to the head it saw as durable.
+ * Syncs are coalesced: one in flight at a time, all areas requested meanwhile ride the next one.
+ */
+export class DurableWatermark {
+  private readonly through = new Map<string, number>();
+  private readonly requested = new Map<string, number>();
+  private syncing = false;
+  private closed = false;
+
+  constructor(
+    /** Starts an env-wide sync; calls back once it is on disk (or failed). */
+    private readonly sync: (done: (error?: unknown) => void) => void,
+    /** Records of `area` up to a new ceiling may now be delivered. */
+    private readonly onDurable: (area: string) => void,
+    private readonly onError: (error: unknown, where: string) => void,
+  ) {}
+
+  /** Highest offset of `area` known to be on disk (0 until the first flush or sync covers it). */
+  ceiling(area: string): number {
+    return this.through.get(area) ?? 0;
+  }
+
+  flushed(area: string, offset: number): void {
+    if (offset > (this.through.get(area) ?? 0)) this.through.set(area, offset);
+  }
+
+  request(area: string, head: number): void {
+    if (this.closed || head <= this.ceiling(area)) return;
+    if (head > (this.requested.get(area) ?? 0)) this.requested.set(area, head);
+    this.kick();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.requested.clear();
+  }
+
+  private kick(): void {
+    if (this.syncing || this.requested.size === 0 || this.closed) return;
+    const batch = [...this.requested];
+    this.requested.clear();
+    this.syncing = true;
+    this.sync((error) => {
+      this.syncing = false;
+      if (this.closed) return;
+      if (error) {
+        // Nothing is marked durable; the next tail poll asks again.
+        this.onError(error, 'durability sync');
+      } else {
+        for (const [area, head] of batch) {
+          this.flushed(area, head);
+          this.onDurable(area);
+        }
+      }
+      this.kick();
+    });
+  }
+}
