@@ -214,7 +214,7 @@ describe('engine --workers 2', () => {
     expect(c.output()).toMatch(/stopped: every worker exited cleanly/);
   }, 45_000);
 
-  it('reports a crash loop instead of restarting forever; the other worker keeps serving', async () => {
+  it('reports a crash loop instead of restarting forever; the other worker keeps serving', { timeout: 90_000, retry: 1 }, async () => {
     const c = await startCluster();
     let victim = workerPids(await scrape(c)).get('1')!;
     for (let kill = 1; kill <= 5; kill++) {
@@ -235,5 +235,5 @@ describe('engine --workers 2', () => {
     expect(await publishRetry(c.base, 'cluster:c', { ok: true })).toBe(1);
     // Five worker restarts on two shared cores under the whole suite's load: one retry absorbs a
     // start-up that outlives a deadline; a real supervision bug fails both attempts.
-  }, { timeout: 90_000, retry: 1 });
+  });
 });
