@@ -20,6 +20,12 @@ export interface Subscriber {
   readonly closed: boolean;
   /** Writes one pre-encoded frame. Returns WRITE_OK, WRITE_BUFFERED or WRITE_DROPPED. */
   write(frame: Uint8Array): number;
+  /**
+   * Optional batch write (centrifuge's writeMany): frames[from..to) in order, in ONE corked
+   * syscall where the transport can. Returns how many were written before one was dropped
+   * (to - from when all went out). Without it, areas call write() per frame.
+   */
+  writeMany?(frames: readonly Uint8Array[], from: number, to: number): number;
   /** Bytes buffered in user space for this socket. */
   bufferedAmount(): number;
   /**

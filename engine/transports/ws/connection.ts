@@ -24,6 +24,23 @@ export type CloseListener = (conn: WsConnection, reason: CloseReason, detail: st
 
 let nextId = 1;
 
+// writeMany's arguments for the corked callback. Module state instead of a closure per call or
+// per connection: the callback runs synchronously inside cork(), on the one JS thread.
+let batchWs: WebSocket<WsUserData> | undefined;
+let batchFrames: readonly Uint8Array[] = [];
+let batchFrom = 0;
+let batchTo = 0;
+let batchBinary = false;
+let batchWritten = 0;
+
+function writeBatchCorked(): void {
+  const ws = batchWs!;
+  for (let i = batchFrom; i < batchTo; i++) {
+    if (ws.send(batchFrames[i], batchBinary, false) === WRITE_DROPPED) return;
+    batchWritten++;
+  }
+}
+
 export class WsConnection implements Subscriber {
   readonly id = nextId++;
   ws: WebSocket<WsUserData> | undefined;
@@ -50,6 +67,21 @@ export class WsConnection implements Subscriber {
   write(frame: Uint8Array): number {
     if (this.closed || this.ws === undefined) return WRITE_DROPPED;
     return this.ws.send(frame, this.binary, false);
+  }
+
+  /** Several frames in one corked uWS write: one syscall for the whole run. */
+  writeMany(frames: readonly Uint8Array[], from: number, to: number): number {
+    if (this.closed || this.ws === undefined) return 0;
+    batchWs = this.ws;
+    batchFrames = frames;
+    batchFrom = from;
+    batchTo = to;
+    batchBinary = this.binary;
+    batchWritten = 0;
+    this.ws.cork(writeBatchCorked);
+    batchWs = undefined;
+    batchFrames = [];
+    return batchWritten;
   }
 
   bufferedAmount(): number {
