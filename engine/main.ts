@@ -9,6 +9,7 @@ import { isEngineError } from './errors.ts';
 import { isLoopbackHost, openFileLimit, parseConfig, validateSecurity } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startEngine } from './server.ts';
+import { stopOnSignals } from './stop-on-signal.ts';
 
 async function main(): Promise<void> {
   let parsed;
@@ -54,25 +55,7 @@ async function main(): Promise<void> {
     `engine listening on http://${config.host}:${engine.port} (WebSocket /v1/ws); this process holds up to ${config.limits.maxConnections} connections (open-file limit ${openFileLimit()})`,
   );
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: closing sockets with going_away, flushing the log');
-    engine.close().then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(engine, logger);
 }
 
 void main();

@@ -17,6 +17,7 @@ import { Registry } from 'prom-client';
 import type { EngineConfig } from '../config.types.ts';
 import type { Logger } from '../logger.ts';
 import { startEngine, type Engine } from '../server.ts';
+import { stopOnSignals } from '../stop-on-signal.ts';
 import { ENV_INDEX, ENV_PORT, isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './ipc.ts';
 
 const SCRAPE_TIMEOUT_MS = 15_000;
@@ -90,24 +91,5 @@ export async function runWorker(config: EngineConfig, rootLogger: Logger): Promi
     `engine worker ${index} (pid ${process.pid}) listening on ${cfg.host}:${engine.port}; it holds up to ${cfg.limits.maxConnections} connections`,
   );
 
-  const running = engine;
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: closing sockets with going_away, flushing the log');
-    running.close().then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(engine, logger);
 }
