@@ -82,6 +82,9 @@ export async function runPrimary(config: EngineConfig, rootLogger: Logger, optio
       if (isWorkerMessage(m)) onMessage(slot, worker, m);
     });
     worker.on('exit', (code, signal) => onExit(slot, worker, code, signal));
+    // An IPC write racing the worker's death fails with EPIPE asynchronously; unhandled, that
+    // 'error' event would take the primary (and so every worker) down. The exit handler restarts.
+    worker.on('error', (err) => logger.warn({ err, worker: slot.index, pid: slot.pid }, 'worker IPC error'));
   };
 
   const onMessage = (slot: Slot, worker: Worker, m: WorkerToPrimary): void => {
@@ -233,7 +236,7 @@ export async function runPrimary(config: EngineConfig, rootLogger: Logger, optio
 function safeSend(worker: Worker, message: unknown): boolean {
   try {
     if (!worker.isConnected()) return false;
-    worker.send(message as Parameters<Worker['send']>[0]);
+    worker.send(message as Parameters<Worker['send']>[0], () => undefined);
     return true;
   } catch {
     return false;

@@ -14,6 +14,7 @@
 export class DurableWatermark {
   private readonly through = new Map<string, number>();
   private readonly requested = new Map<string, number>();
+  private readonly waiters = new Map<string, { head: number; resolve: () => void; reject: (e: unknown) => void }[]>();
   private syncing = false;
   private closed = false;
 
@@ -32,6 +33,30 @@ export class DurableWatermark {
 
   flushed(area: string, offset: number): void {
     if (offset > (this.through.get(area) ?? 0)) this.through.set(area, offset);
+    const waiting = this.waiters.get(area);
+    if (waiting === undefined) return;
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (waiting[i].head <= offset) {
+        waiting[i].resolve();
+        waiting.splice(i, 1);
+      }
+    }
+    if (waiting.length === 0) this.waiters.delete(area);
+  }
+
+  /**
+   * Resolves once `area` is durable up to `head` (at once if it already is). For readers that
+   * hand records out without a tail: area state and range reads. Rejects if the sync fails.
+   */
+  whenDurable(area: string, head: number): Promise<void> {
+    if (head <= this.ceiling(area)) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('log closed'));
+    return new Promise((resolve, reject) => {
+      let waiting = this.waiters.get(area);
+      if (waiting === undefined) this.waiters.set(area, (waiting = []));
+      waiting.push({ head, resolve, reject });
+      this.request(area, head);
+    });
   }
 
   request(area: string, head: number): void {
@@ -43,6 +68,14 @@ export class DurableWatermark {
   close(): void {
     this.closed = true;
     this.requested.clear();
+    this.failWaiters(new Error('log closed'));
+  }
+
+  private failWaiters(error: unknown, areas?: readonly string[]): void {
+    for (const area of areas ?? [...this.waiters.keys()]) {
+      for (const w of this.waiters.get(area) ?? []) w.reject(error);
+      this.waiters.delete(area);
+    }
   }
 
   private kick(): void {
@@ -54,8 +87,9 @@ export class DurableWatermark {
       this.syncing = false;
       if (this.closed) return;
       if (error) {
-        // Nothing is marked durable; the next tail poll asks again.
+        // Nothing is marked durable; the next tail poll asks again, waiting readers fail.
         this.onError(error, 'durability sync');
+        this.failWaiters(error, batch.map(([area]) => area));
       } else {
         for (const [area, head] of batch) {
           this.flushed(area, head);

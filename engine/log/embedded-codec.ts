@@ -52,6 +52,8 @@ export function recordTime(bytes: Buffer): number {
 }
 
 export const EPOCH_KEY = 'epoch';
+/** Last open of the store by a flush-mode engine (written to force one real sync at open). */
+export const OPENED_KEY = 'opened';
 
 export function headKey(area: string): [string, string] {
   return ['h', area];

@@ -87,25 +87,61 @@ describe('EmbeddedLog specifics', () => {
     expect(log.healthy()).toBe(true);
   });
 
-  it('with durability flush, a tail never delivers an offset before its append is answered', async () => {
-    // The 1 ms poll sees commits before their fsync; the flush ceiling must hold them back.
+  it('with durability flush, a tail delivers only offsets some completed fsync covers', async () => {
+    // The 1 ms poll sees commits before their own flush; the durable watermark must hold them back
+    // until either their append's flush or an env-wide sync started after they were committed.
     const log = await openLog({ tailPollMs: 1, durability: 'flush' });
-    const answered = new Set<number>();
+    const inner = log as unknown as { env: { sync(cb: (e?: unknown) => void): void }; headEntry(a: string): [number, number] | undefined };
+    let durableThrough = 0;
+    const originalSync = inner.env.sync.bind(inner.env);
+    inner.env.sync = (cb) => {
+      const headAtCall = inner.headEntry('a')?.[0] ?? 0;
+      originalSync((e) => {
+        if (!e) durableThrough = Math.max(durableThrough, headAtCall);
+        cb(e);
+      });
+    };
     const early: number[] = [];
     const seen: number[] = [];
     const tail = log.tail('a', 0, (records) => {
       for (const r of records) {
         seen.push(r.offset);
-        if (!answered.has(r.offset)) early.push(r.offset);
+        if (r.offset > durableThrough) early.push(r.offset);
       }
     });
     for (let round = 0; round < 20; round++) {
-      await Promise.all(range(1, 25).map((i) => log.append('a', req(`r${round}-${i}`)).then((res) => answered.add(res.offset))));
+      await Promise.all(range(1, 25).map((i) => log.append('a', req(`r${round}-${i}`)).then((res) => (durableThrough = Math.max(durableThrough, res.offset)))));
     }
     await waitUntil(() => seen.length === 500, 'all 500 delivered', 5000);
     tail.close();
     expect(early).toEqual([]);
     expect(seen).toEqual(range(1, 500));
+  });
+
+  it('area state and range reads never name an offset before it is durable', async () => {
+    const log = await openLog({ tailPollMs: 60_000, durability: 'flush' });
+    const inner = log as unknown as { env: { flushed: Promise<boolean>; sync(cb: (e?: unknown) => void): void }; headEntry(a: string): [number] | undefined };
+    await log.append('a', req('first'));
+    // Hold every fsync back (the append's own flush and env-wide syncs): offset 2 gets committed
+    // (visible) but not durable.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const originalSync = inner.env.sync.bind(inner.env);
+    inner.env.sync = (cb) => void gate.then(() => originalSync(cb));
+    Object.defineProperty(inner.env, 'flushed', { configurable: true, get: () => gate.then(() => true) });
+    const pending = log.append('a', req('second'));
+    await waitUntil(() => inner.headEntry('a')?.[0] === 2, 'commit of offset 2', 2000);
+    let settled = false;
+    const st = log.state('a');
+    const rd = log.read('a', 1, 10);
+    void Promise.all([st, rd]).then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    delete (inner.env as { flushed?: unknown }).flushed;
+    release();
+    expect((await pending).offset).toBe(2);
+    expect((await st).head).toBe(2);
+    expect((await rd).map((r) => r.offset)).toEqual([1, 2]);
   });
 
   it('wakes tails on local appends without waiting for the poll', async () => {

@@ -18,6 +18,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { EngineError } from '../errors.ts';
 import {
   EPOCH_KEY,
+  OPENED_KEY,
   HEAD_RANGE,
   decodeRecord,
   encodeRecord,
@@ -121,6 +122,13 @@ export class EmbeddedLog implements AreaLog {
       this.meta.putSync(EPOCH_KEY, epoch);
       return epoch;
     });
+    if (this.options.durability === 'flush') {
+      // One real write + flush at open: LMDB skips an env sync that its own last commit already
+      // covers, and a freshly opened env believes every existing commit is synced. This flush
+      // makes that true, so later syncs and the watermark can be trusted.
+      await this.env.childTransaction(() => this.meta.putSync(OPENED_KEY, Date.now()));
+      await this.env.flushed;
+    }
     this.opened = true;
     const sweepMs = this.options.retentionSweepMs ?? 1000;
     if (sweepMs > 0) {
@@ -134,7 +142,11 @@ export class EmbeddedLog implements AreaLog {
   async state(area: string): Promise<AreaState> {
     this.assertOpen();
     const entry = this.headEntry(area);
-    return { epoch: this.epoch, head: entry?.[0] ?? 0, first: entry?.[1] ?? 1 };
+    const head = entry?.[0] ?? 0;
+    // A cursor starts at this head and replays up to it: it must not name an offset that is
+    // committed but not yet durable (ours awaiting its flush, or another process's).
+    if (this.options.durability === 'flush') await this.durable.whenDurable(area, head);
+    return { epoch: this.epoch, head, first: entry?.[1] ?? 1 };
   }
 
   async append(area: string, request: AppendRequest): Promise<AppendResult> {
@@ -179,7 +191,10 @@ export class EmbeddedLog implements AreaLog {
 
   async read(area: string, from: number, limit: number): Promise<LogRecord[]> {
     this.assertOpen();
-    return this.readSync(area, from, limit).records;
+    const records = this.readSync(area, from, limit).records;
+    // Range reads (catch-up, history) hand records out too: only once they are durable.
+    if (this.options.durability === 'flush' && records.length > 0) await this.durable.whenDurable(area, records[records.length - 1].offset);
+    return records;
   }
 
   tail(area: string, after: number, listener: TailListener): TailHandle {

@@ -154,7 +154,10 @@ export class TailManager {
         this.options.onError(error, 'tail read');
         break;
       }
-      const { records } = batch;
+      // The read may start above `next` (retention moved `first`), so its count limit alone does
+      // not stop it at the ceiling: cut by offset.
+      let { records } = batch;
+      if (records.length > 0 && records[records.length - 1]!.offset > ceiling) records = records.filter((r) => r.offset <= ceiling);
       if (records.length > 0) {
         tail.next = records[records.length - 1]!.offset + 1;
         try {
