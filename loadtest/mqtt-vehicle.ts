@@ -32,7 +32,7 @@ import {
 } from './mqtt-codec.ts';
 import type { CodecHost, VehicleCodec } from './vehicle-codec.ts';
 import { CONNECTING, inc, UPGRADED, type Vehicle } from './vehicles.ts';
-import { acquireRest, releaseRest } from './ws-vehicle.ts';
+import { acquireRest, fillRest, releaseRest } from './ws-vehicle.ts';
 
 export interface MqttVehicleOptions {
   readonly transport: 'mqtt-qos0' | 'mqtt-qos1';
@@ -105,18 +105,7 @@ export class MqttVehicleCodec implements VehicleCodec {
       let need = packetLength(rest, 0, v.restLen);
       if (need === 0) need = v.restLen + 1;
       if (need > host.maxFrameBytes + 16) throw new MqttProtocolError(`packet of ${need} bytes is over the limit`);
-      if (need > rest.length) {
-        const bigger = acquireRest(Math.max(need, 16));
-        rest.copy(bigger, 0, 0, v.restLen);
-        const len = v.restLen;
-        releaseRest(v);
-        v.rest = bigger;
-        v.restLen = len;
-      }
-      const take = Math.min(end - start, need - v.restLen);
-      buf.copy(v.rest as Buffer, v.restLen, start, start + take);
-      v.restLen += take;
-      start += take;
+      start = fillRest(v, buf, start, end, need);
       const full = packetLength(v.rest as Buffer, 0, v.restLen);
       if (full !== 0 && full === v.restLen) {
         this.onPacket(v, v.rest as Buffer, 0, full);

@@ -44,6 +44,26 @@ export function releaseRest(v: Vehicle): void {
   if (b !== null && b.length === REST_POOL_BUFFER && restPool.length < REST_POOL_MAX) restPool.push(b);
 }
 
+/**
+ * Appends to v's partial frame/packet from src[start..end), growing it to hold `need` bytes, and
+ * copies at most up to `need`. Returns the new read position in src. Shared by the WS and MQTT codecs.
+ */
+export function fillRest(v: Vehicle, src: Buffer, start: number, end: number, need: number): number {
+  const rest = v.rest as Buffer;
+  if (need > rest.length) {
+    const bigger = acquireRest(need);
+    rest.copy(bigger, 0, 0, v.restLen);
+    const len = v.restLen;
+    releaseRest(v);
+    v.rest = bigger;
+    v.restLen = len;
+  }
+  const take = Math.min(end - start, need - v.restLen);
+  src.copy(v.rest as Buffer, v.restLen, start, start + take);
+  v.restLen += take;
+  return start + take;
+}
+
 const parsed: ParsedMessage = { offset: 0, time: 0, sentAtUs: 0, warm: 0 };
 
 export class WsVehicleCodec implements VehicleCodec {
@@ -127,18 +147,7 @@ export class WsVehicleCodec implements VehicleCodec {
         need = v.restLen < headerLength ? headerLength : frameLength(rest, 0, v.restLen);
       }
       if (need > max + 10) throw new WsProtocolError(`frame of ${need} bytes is over the limit`);
-      if (need > rest.length) {
-        const bigger = acquireRest(need);
-        rest.copy(bigger, 0, 0, v.restLen);
-        const len = v.restLen;
-        releaseRest(v);
-        v.rest = bigger;
-        v.restLen = len;
-      }
-      const take = Math.min(end - start, need - v.restLen);
-      src.copy(v.rest as Buffer, v.restLen, start, start + take);
-      v.restLen += take;
-      start += take;
+      start = fillRest(v, src, start, end, need);
       const full = frameLength(v.rest as Buffer, 0, v.restLen);
       if (full !== 0 && full === v.restLen) {
         scanFrames(v, v.rest as Buffer, 0, v.restLen, this.onFrameBound, max);
