@@ -95,6 +95,23 @@ export function packetLength(buf: Buffer, start: number, end: number): number {
 }
 
 /** Offset of the body (after the fixed header) of the packet at buf[start]. */
+/** Where the last readVarint stopped (module state: the swarm parses on a hot path, no tuples). */
+let varintEnd = 0;
+
+/** An MQTT Variable Byte Integer at p (here: a v5 property length); its end goes to varintEnd. */
+function readVarint(buf: Buffer, p: number): number {
+  let n = 0;
+  let mul = 1;
+  for (;;) {
+    const b = buf[p++];
+    n += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) break;
+    mul *= 128;
+  }
+  varintEnd = p;
+  return n;
+}
+
 function bodyStart(buf: Buffer, start: number): number {
   let i = start + 1;
   while ((buf[i] & 0x80) !== 0) i++;
@@ -142,14 +159,8 @@ export function readPublish(version: 4 | 5, buf: Buffer, start: number, end: num
   out.offset = NaN;
   out.time = NaN;
   if (version === 5) {
-    let len = 0;
-    let mul = 1;
-    while (true) {
-      const b = buf[p++];
-      len += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) break;
-      mul *= 128;
-    }
+    const len = readVarint(buf, p);
+    p = varintEnd;
     const propsEnd = p + len;
     while (p < propsEnd) {
       const id = buf[p++];
@@ -184,14 +195,8 @@ export function readConnack(buf: Buffer, start: number): { sessionPresent: boole
 export function readSuback(version: 4 | 5, buf: Buffer, start: number, end: number): number {
   let p = bodyStart(buf, start) + 2;
   if (version === 5) {
-    let len = 0;
-    let mul = 1;
-    while (true) {
-      const b = buf[p++];
-      len += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) break;
-      mul *= 128;
-    }
+    const len = readVarint(buf, p);
+    p = varintEnd;
     p += len;
   }
   return p < end ? buf[p] : 0x80;
