@@ -4,23 +4,18 @@
  * on SIGTERM. Which worker a vehicle landed on is read from the aggregated scrape
  * (abe_connections{worker}) and the worker's pid from abe_cluster_worker_info.
  */
-import { rm } from 'node:fs/promises';
 import nodeHttp from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { metricFrom, publishOk, range, spawnEngine, tempDir, until, Vehicle, type ChildEngine } from '../testing/harness.ts';
+import { trackChildEngines } from '../testing/child-engine.ts';
 
-const children: ChildEngine[] = [];
-const dirs: string[] = [];
+const { children, dirs, cleanup } = trackChildEngines();
 const vehicles: Vehicle[] = [];
 
 afterEach(async () => {
   for (const v of vehicles.splice(0)) v.terminate();
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await c.exited;
-  }
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  await cleanup();
 });
 
 async function startCluster(extra: string[] = []): Promise<ChildEngine> {
