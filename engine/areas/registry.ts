@@ -125,6 +125,20 @@ export class AreaRegistry {
     return { cursor, slot, recovered, epoch: cursor.epoch, head: cursor.head };
   }
 
+  /**
+   * subscribe() without waiting, when nothing needs the log: the area's cursor is open and there
+   * is no `since` in the cursor's epoch to check against the log's retained range. Undefined means
+   * "call subscribe()". Same answer as subscribe() would give [issue 6: a connect storm of 100K
+   * vehicles should not hold a promise each].
+   */
+  subscribeNow(sub: Subscriber, area: string, since: Since | undefined): Subscription | undefined {
+    const cursor = this.open.get(area);
+    if (cursor === undefined || (since !== undefined && since.epoch === cursor.epoch)) return undefined;
+    if (sub.closed) throw new EngineError('internal', 'connection closed while subscribing');
+    const slot = cursor.attach(sub, cursor.head);
+    return { cursor, slot, recovered: false, epoch: cursor.epoch, head: cursor.head };
+  }
+
   sweep(): void {
     const now = this.now();
     // The retained window is the log's: refresh each cursor's `first` from the log now and then,

@@ -11,6 +11,8 @@ import type { Principal } from './types.ts';
 
 interface Entry {
   readonly promise: Promise<Principal>;
+  /** Set once the verification succeeded: lets a connect take the synchronous path. */
+  principal: Principal | undefined;
   /** ms since epoch at which the principal expires; Infinity while pending or for no `exp`. */
   expiresAt: number;
 }
@@ -37,15 +39,26 @@ export class TokenCache {
     return entry.promise;
   }
 
+  /** The principal of a completed, unexpired verification (no promise, no await), else undefined. */
+  getVerified(token: string, now: number): Principal | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined || entry.principal === undefined) return undefined;
+    this.entries.delete(token);
+    if (now >= entry.expiresAt) return undefined;
+    this.entries.set(token, entry); // most recently used goes last
+    return entry.principal;
+  }
+
   /** Remembers a verification; it is forgotten again if it fails. */
   set(token: string, promise: Promise<Principal>, now: number): void {
     if (this.maxEntries === 0) return;
     this.evict(now);
-    const entry: Entry = { promise, expiresAt: Infinity };
+    const entry: Entry = { promise, principal: undefined, expiresAt: Infinity };
     this.entries.set(token, entry);
     promise.then(
       (p) => {
         entry.expiresAt = p.expiresAt > 0 ? p.expiresAt : Infinity;
+        entry.principal = p;
       },
       () => {
         if (this.entries.get(token) === entry) this.entries.delete(token);

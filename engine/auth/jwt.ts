@@ -70,7 +70,7 @@ export async function createAuthenticator(opts: AuthenticatorOptions): Promise<A
   const hsSecret = opts.hsSecret;
   const pem = opts.publicKeyPem;
   if (hsSecret === undefined && pem === undefined) {
-    return { enabled: false, authenticate: () => Promise.resolve(ANONYMOUS) };
+    return { enabled: false, authenticate: () => Promise.resolve(ANONYMOUS), authenticateKnown: () => ANONYMOUS };
   }
   const now = opts.now ?? Date.now;
   const hmacKey = hsSecret === undefined ? undefined : await importHmacKey(hsSecret);
@@ -104,6 +104,10 @@ export async function createAuthenticator(opts: AuthenticatorOptions): Promise<A
       const pending = verify(token);
       cache.set(token, pending, t);
       return pending;
+    },
+    authenticateKnown(token: string | undefined): Principal | undefined {
+      if (token === undefined || token === '' || typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return undefined;
+      return cache.getVerified(token, now());
     },
   };
 }

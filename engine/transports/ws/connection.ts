@@ -2,6 +2,11 @@
  * One vehicle's WebSocket: the Subscriber areas/ write to, plus the per-connection state the
  * handlers need (subscriptions, frame-rate window, principal). Handlers reach it through these
  * public members only.
+ *
+ * Kept small on purpose [issue 6: <= 2 KB per idle connection, uWS included]: 100K of these live
+ * in one machine. Nearly every vehicle has exactly one subscription, so the first one is held in
+ * two fields and a Map exists only from the second on; the remote address is read from the socket
+ * when a log line needs it instead of being stored.
  */
 import type { WebSocket } from 'uWebSockets.js';
 import type { AreaCursor } from '../../areas/area-cursor.ts';
@@ -15,7 +20,10 @@ export interface SubscriptionRef {
   readonly slot: number;
 }
 
-/** What uWS stores as the socket's user data. */
+/**
+ * What uWS stores as the socket's user data. uWS.js v20 copies its properties onto the WebSocket
+ * object itself (getUserData() returns the socket), so this stays one property.
+ */
 export interface WsUserData {
   readonly conn: WsConnection;
 }
@@ -46,27 +54,107 @@ export class WsConnection implements Subscriber {
   ws: WebSocket<WsUserData> | undefined;
   paused = false;
   closed = false;
-  /** area -> subscription; `null` while the subscribe is still being resolved. */
-  readonly subscriptions = new Map<string, SubscriptionRef | null>();
-  /** Frame-rate limiter: frames seen in the current one-second window. */
-  frameWindowStart = 0;
+  /** Frame-rate limiter: the wall-clock second (a small integer, no heap number) and frames in it. */
+  frameSecond = 0;
   frameCount = 0;
-  private readonly binary: boolean;
+  /** First subscription: its area (the cursor's own string once resolved) and ref (`null` while resolving). */
+  private area0: string | undefined = undefined;
+  private ref0: SubscriptionRef | null = null;
+  /** Second and later subscriptions, created on demand. */
+  private more: Map<string, SubscriptionRef | null> | undefined = undefined;
 
   constructor(
     readonly principal: Principal,
     readonly wireFormat: WireFormat,
     /** Index into the FormatTable for this wire format. */
     readonly format: number,
-    readonly remoteAddress: string,
     private readonly onClose: CloseListener,
-  ) {
-    this.binary = wireFormat === 'msgpack';
+  ) {}
+
+  /** The peer's address for log lines ('' once the socket is gone). */
+  get remoteAddress(): string {
+    if (this.ws === undefined) return '';
+    try {
+      return Buffer.from(this.ws.getRemoteAddressAsText()).toString();
+    } catch {
+      return ''; // closed by the peer in this tick
+    }
   }
+
+  // --- subscriptions (area -> ref; `null` while the subscribe is still being resolved) ---
+
+  get subscriptionCount(): number {
+    return (this.area0 === undefined ? 0 : 1) + (this.more === undefined ? 0 : this.more.size);
+  }
+
+  hasSubscription(area: string): boolean {
+    return this.area0 === area || (this.more !== undefined && this.more.has(area));
+  }
+
+  /** The ref, `null` while resolving, undefined when not subscribed. */
+  subscription(area: string): SubscriptionRef | null | undefined {
+    if (this.area0 === area) return this.ref0;
+    return this.more?.get(area);
+  }
+
+  /** The only subscription when there is exactly one and it is resolved (the ack fast path). */
+  soleSubscription(): SubscriptionRef | null {
+    return this.more === undefined || this.more.size === 0 ? this.ref0 : null;
+  }
+
+  /** The area of soleSubscription(). */
+  soleArea(): string | undefined {
+    return this.area0;
+  }
+
+  setSubscription(area: string, ref: SubscriptionRef | null): void {
+    if (this.area0 === undefined || this.area0 === area) {
+      // Resolved: key by the cursor's area string so the frame's copy can be collected.
+      this.area0 = ref === null ? area : ref.cursor.id;
+      this.ref0 = ref;
+      return;
+    }
+    (this.more ??= new Map()).set(area, ref);
+  }
+
+  deleteSubscription(area: string): void {
+    if (this.area0 === area) {
+      this.area0 = undefined;
+      this.ref0 = null;
+      // Keep the inline slot filled when other subscriptions remain.
+      if (this.more !== undefined && this.more.size > 0) {
+        const [nextArea, nextRef] = this.more.entries().next().value as [string, SubscriptionRef | null];
+        this.more.delete(nextArea);
+        this.area0 = nextArea;
+        this.ref0 = nextRef;
+      }
+      return;
+    }
+    this.more?.delete(area);
+  }
+
+  /** Resolved subscriptions (not the hot path: resume after a drain, close). */
+  resolvedSubscriptions(): SubscriptionRef[] {
+    const out: SubscriptionRef[] = [];
+    if (this.ref0 !== null) out.push(this.ref0);
+    if (this.more !== undefined) for (const ref of this.more.values()) if (ref !== null) out.push(ref);
+    return out;
+  }
+
+  /** Forgets every subscription (the socket closed). Returns the resolved ones to detach. */
+  clearSubscriptions(): SubscriptionRef[] {
+    const out = this.resolvedSubscriptions();
+    this.area0 = undefined;
+    this.ref0 = null;
+    this.more = undefined;
+    return out;
+  }
+
+  // --- Subscriber ---
 
   write(frame: Uint8Array): number {
     if (this.closed || this.ws === undefined) return WRITE_DROPPED;
-    return this.ws.send(frame, this.binary, false);
+    return this.ws.send(frame, this.wireFormat === 'msgpack', false);
   }
 
   /** Several frames in one corked uWS write: one syscall for the whole run. */
@@ -76,7 +164,7 @@ export class WsConnection implements Subscriber {
     batchFrames = frames;
     batchFrom = from;
     batchTo = to;
-    batchBinary = this.binary;
+    batchBinary = this.wireFormat === 'msgpack';
     batchWritten = 0;
     this.ws.cork(writeBatchCorked);
     batchWs = undefined;
@@ -91,7 +179,7 @@ export class WsConnection implements Subscriber {
   /** Control frames (subscribed, error, pong). Their delivery is not tracked by any cursor. */
   sendControl(frame: ServerControl): void {
     if (this.closed || this.ws === undefined) return;
-    this.ws.send(encodeControl(frame, this.wireFormat), this.binary, false);
+    this.ws.send(encodeControl(frame, this.wireFormat), this.wireFormat === 'msgpack', false);
   }
 
   sendError(code: ErrorCode, message: string, area?: string): void {

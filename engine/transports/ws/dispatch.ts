@@ -5,6 +5,7 @@
 import { isEngineError } from '../../errors.ts';
 import type { WsConnection } from './connection.ts';
 import type { WsContext } from './context.ts';
+import { matchJsonAck, matchMsgpackAck, NOT_AN_ACK } from './ack-frame.ts';
 import { handleAck } from './handlers/ack.ts';
 import { handlePing } from './handlers/ping.ts';
 import { handleSubscribe } from './handlers/subscribe.ts';
@@ -18,9 +19,11 @@ export interface DispatchLimits {
 
 export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsConnection, data: ArrayBuffer, isBinary: boolean): void {
   if (conn.closed) return;
-  const now = ctx.now();
-  if (now - conn.frameWindowStart >= 1000) {
-    conn.frameWindowStart = now;
+  // Fixed one-second windows keyed by the wall-clock second: a small integer, so the per-frame
+  // update never boxes a heap number on the connection.
+  const second = Math.floor(ctx.now() / 1000);
+  if (second !== conn.frameSecond) {
+    conn.frameSecond = second;
     conn.frameCount = 0;
   }
   if (++conn.frameCount > limits.maxFramesPerSecond) {
@@ -33,6 +36,19 @@ export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsCo
     conn.close('message_too_big', `frame of ${data.byteLength} bytes, limit ${limits.maxClientFrameBytes}`);
     return;
   }
+  const sole = conn.soleSubscription();
+  if (sole !== null) {
+    // The ack fast path (./ack-frame.ts): the connection's only area, recognised byte by byte.
+    const bytes = new Uint8Array(data);
+    const json = conn.wireFormat === 'json';
+    if (json !== isBinary) {
+      const offset = json ? matchJsonAck(bytes, sole.cursor.id) : matchMsgpackAck(bytes, sole.cursor.id);
+      if (offset !== NOT_AN_ACK) {
+        handleAck(ctx, conn, sole.cursor.id, offset, sole);
+        return;
+      }
+    }
+  }
   let frame: ClientFrame;
   try {
     frame = decodeClientFrame(data, isBinary, conn.wireFormat);
@@ -43,13 +59,14 @@ export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsCo
   }
   switch (frame.type) {
     case 'ack':
-      handleAck(ctx, conn, frame);
+      handleAck(ctx, conn, frame.area, frame.offset, conn.subscription(frame.area));
       return;
     case 'subscribe':
-      handleSubscribe(ctx, conn, frame).catch((err: unknown) => {
-        ctx.logger.error({ err, conn: conn.id }, 'subscribe handler failed');
-        conn.close('internal', 'subscribe failed');
-      });
+      try {
+        handleSubscribe(ctx, conn, frame)?.catch((err: unknown) => subscribeFailed(ctx, conn, err));
+      } catch (err) {
+        subscribeFailed(ctx, conn, err);
+      }
       return;
     case 'unsubscribe':
       handleUnsubscribe(ctx, conn, frame);
@@ -58,4 +75,9 @@ export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsCo
       handlePing(conn);
       return;
   }
+}
+
+function subscribeFailed(ctx: WsContext, conn: WsConnection, err: unknown): void {
+  ctx.logger.error({ err, conn: conn.id }, 'subscribe handler failed');
+  conn.close('internal', 'subscribe failed');
 }

@@ -48,8 +48,8 @@ export function mountWsEndpoint(
 
   const resume = (conn: WsConnection): void => {
     conn.paused = false;
-    for (const ref of conn.subscriptions.values()) {
-      if (ref !== null && !conn.paused) ref.cursor.resume(ref.slot, conn);
+    for (const ref of conn.resolvedSubscriptions()) {
+      if (!conn.paused) ref.cursor.resume(ref.slot, conn);
     }
   };
 
@@ -66,11 +66,6 @@ export function mountWsEndpoint(
       const extensions = req.getHeader('sec-websocket-extensions');
       const authorization = req.getHeader('authorization');
       const queryToken = req.getQuery('access_token');
-      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
       if (!accepting) return refuse(res, 'shutting_down', 'engine is shutting down');
       if (connections.size >= opts.maxConnections) {
         metrics.closes('too_many_connections').inc();
@@ -79,12 +74,24 @@ export function mountWsEndpoint(
       const wire: WireFormat | undefined = chooseSubprotocol(protocolHeader);
       if (wire === undefined) return refuse(res, 'bad_request', `subprotocol must be ${SUBPROTOCOL_JSON} or ${SUBPROTOCOL_MSGPACK}`);
       const token = bearer(authorization) ?? (queryToken === '' ? undefined : queryToken);
+      const format = wire === 'json' ? opts.formats.json : opts.formats.msgpack;
+      const chosen = protocolHeader.trim() === '' ? '' : wire === 'json' ? SUBPROTOCOL_JSON : SUBPROTOCOL_MSGPACK;
+      // A connect storm presents tokens already verified (or none in dev mode): upgrade in this
+      // callback, with no promise or closures that would outlive it [issue 6].
+      const known = auth.authenticateKnown?.(token);
+      if (known !== undefined) {
+        res.upgrade<WsUserData>({ conn: new WsConnection(known, wire, format, onEngineClose) }, key, chosen, extensions, context);
+        return;
+      }
+      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
       auth.authenticate(token).then(
         (principal) => {
           if (aborted) return;
-          const format = wire === 'json' ? opts.formats.json : opts.formats.msgpack;
-          const conn = new WsConnection(principal, wire, format, remote, onEngineClose);
-          const chosen = protocolHeader.trim() === '' ? '' : wire === 'json' ? SUBPROTOCOL_JSON : SUBPROTOCOL_MSGPACK;
+          const conn = new WsConnection(principal, wire, format, onEngineClose);
           res.cork(() => res.upgrade<WsUserData>({ conn }, key, chosen, extensions, context));
         },
         (err: unknown) => {
@@ -118,12 +125,10 @@ export function mountWsEndpoint(
       conn.markGone();
       connections.delete(conn);
       metrics.wsConnections.dec();
-      for (const ref of conn.subscriptions.values()) {
-        if (ref === null) continue;
+      for (const ref of conn.clearSubscriptions()) {
         ref.cursor.detach(ref.slot);
         ctx.metrics.subscriptions.dec();
       }
-      conn.subscriptions.clear();
     },
   });
 

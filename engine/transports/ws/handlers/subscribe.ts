@@ -1,4 +1,5 @@
 import { isValidAreaId } from '../../../auth/patterns.ts';
+import type { Subscription } from '../../../areas/registry.ts';
 import { isEngineError } from '../../../errors.ts';
 import type { WsConnection } from '../connection.ts';
 import type { WsContext } from '../context.ts';
@@ -8,37 +9,50 @@ type SubscribeFrame = Extract<ClientFrame, { type: 'subscribe' }>;
 
 /**
  * subscribe: answer `subscribed` (epoch, head, recovered), then replay what was missed, then live.
- * The answer and the start of delivery happen in the same tick after the async part, so the
- * replay/live boundary has no gap and no duplicate (see AreaCursor).
+ * The answer and the start of delivery happen in the same tick as the attach, so the replay/live
+ * boundary has no gap and no duplicate (see AreaCursor).
+ *
+ * Synchronous when the area's cursor is open and there is no offset to check against the log
+ * (the common connect); otherwise returns the promise of the log round trip.
  */
-export async function handleSubscribe(ctx: WsContext, conn: WsConnection, f: SubscribeFrame): Promise<void> {
+export function handleSubscribe(ctx: WsContext, conn: WsConnection, f: SubscribeFrame): Promise<void> | undefined {
   const { area } = f;
   if (!isValidAreaId(area)) {
     ctx.metrics.badInput('invalid_area').inc();
     conn.sendError('invalid_area', `invalid area id`, area.slice(0, 128));
-    return;
+    return undefined;
   }
   if (!conn.principal.canSubscribe(area)) {
     ctx.metrics.badInput('forbidden').inc();
     conn.close('forbidden', `subject ${conn.principal.subject} may not subscribe to ${area}`);
-    return;
+    return undefined;
   }
-  if (conn.subscriptions.has(area)) {
+  if (conn.hasSubscription(area)) {
     ctx.metrics.badInput('already_subscribed').inc();
     conn.sendError('already_subscribed', `already subscribed to ${area}`, area);
-    return;
+    return undefined;
   }
-  if (conn.subscriptions.size >= ctx.maxSubscriptionsPerConnection) {
+  if (conn.subscriptionCount >= ctx.maxSubscriptionsPerConnection) {
     ctx.metrics.badInput('too_many_subscriptions').inc();
     conn.close('too_many_subscriptions', `limit is ${ctx.maxSubscriptionsPerConnection}`);
-    return;
+    return undefined;
   }
-  conn.subscriptions.set(area, null);
-  let sub;
+  const now = ctx.areas.subscribeNow(conn, area, f.since);
+  if (now !== undefined) {
+    started(ctx, conn, f, now);
+    return undefined;
+  }
+  return subscribeFromLog(ctx, conn, f);
+}
+
+async function subscribeFromLog(ctx: WsContext, conn: WsConnection, f: SubscribeFrame): Promise<void> {
+  const { area } = f;
+  conn.setSubscription(area, null);
+  let sub: Subscription;
   try {
     sub = await ctx.areas.subscribe(conn, area, f.since);
   } catch (err) {
-    if (conn.subscriptions.get(area) === null) conn.subscriptions.delete(area);
+    if (conn.subscription(area) === null) conn.deleteSubscription(area);
     if (conn.closed) return;
     if (isEngineError(err)) {
       ctx.metrics.badInput(err.code).inc();
@@ -50,15 +64,20 @@ export async function handleSubscribe(ctx: WsContext, conn: WsConnection, f: Sub
     return;
   }
   // Closed or unsubscribed while we were waiting for the log: give the slot back.
-  if (conn.closed || conn.subscriptions.get(area) !== null) {
+  if (conn.closed || conn.subscription(area) !== null) {
     sub.cursor.detach(sub.slot);
     return;
   }
-  conn.subscriptions.set(area, { cursor: sub.cursor, slot: sub.slot });
+  started(ctx, conn, f, sub);
+}
+
+/** Attached: remember it, count it, answer, start delivery (same tick). */
+function started(ctx: WsContext, conn: WsConnection, f: SubscribeFrame, sub: Subscription): void {
+  conn.setSubscription(f.area, { cursor: sub.cursor, slot: sub.slot });
   ctx.metrics.subscribes.inc();
   ctx.metrics.subscriptions.inc();
   if (f.since !== undefined) ctx.metrics.resumes?.inc();
   if (f.since !== undefined && !sub.recovered) ctx.metrics.recoveredFalse.inc();
-  conn.sendControl({ type: 'subscribed', area, epoch: sub.epoch, offset: sub.head, recovered: sub.recovered });
+  conn.sendControl({ type: 'subscribed', area: f.area, epoch: sub.epoch, offset: sub.head, recovered: sub.recovered });
   sub.cursor.start(sub.slot, conn);
 }

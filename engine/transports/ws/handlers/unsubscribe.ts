@@ -10,13 +10,13 @@ type UnsubscribeFrame = Extract<ClientFrame, { type: 'unsubscribe' }>;
  * moving between areas: everything sent before this frame was already written to the socket.
  */
 export function handleUnsubscribe(ctx: WsContext, conn: WsConnection, f: UnsubscribeFrame): void {
-  if (!conn.subscriptions.has(f.area)) {
+  if (!conn.hasSubscription(f.area)) {
     ctx.metrics.badInput('not_subscribed').inc();
     conn.sendError('not_subscribed', 'not subscribed to this area', f.area);
     return;
   }
-  const ref = conn.subscriptions.get(f.area);
-  conn.subscriptions.delete(f.area);
+  const ref = conn.subscription(f.area);
+  conn.deleteSubscription(f.area);
   if (ref !== undefined && ref !== null) {
     ref.cursor.detach(ref.slot);
     ctx.metrics.subscriptions.dec();
