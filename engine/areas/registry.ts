@@ -120,9 +120,7 @@ export class AreaRegistry {
         recovered = true;
       }
     }
-    if (sub.closed) throw new EngineError('internal', 'connection closed while subscribing');
-    const slot = cursor.attach(sub, start);
-    return { cursor, slot, recovered, epoch: cursor.epoch, head: cursor.head };
+    return attachAt(cursor, sub, start, recovered);
   }
 
   /**
@@ -134,9 +132,7 @@ export class AreaRegistry {
   subscribeNow(sub: Subscriber, area: string, since: Since | undefined): Subscription | undefined {
     const cursor = this.open.get(area);
     if (cursor === undefined || (since !== undefined && since.epoch === cursor.epoch)) return undefined;
-    if (sub.closed) throw new EngineError('internal', 'connection closed while subscribing');
-    const slot = cursor.attach(sub, cursor.head);
-    return { cursor, slot, recovered: false, epoch: cursor.epoch, head: cursor.head };
+    return attachAt(cursor, sub, cursor.head, false);
   }
 
   sweep(): void {
@@ -175,4 +171,11 @@ export class AreaRegistry {
     for (const c of this.open.values()) c.close();
     this.open.clear();
   }
+}
+
+/** The one place a subscription is attached (subscribe and subscribeNow give the same answer). */
+function attachAt(cursor: AreaCursor, sub: Subscriber, start: number, recovered: boolean): Subscription {
+  if (sub.closed) throw new EngineError('internal', 'connection closed while subscribing');
+  const slot = cursor.attach(sub, start);
+  return { cursor, slot, recovered, epoch: cursor.epoch, head: cursor.head };
 }

@@ -198,6 +198,26 @@ describe('token cache', () => {
     expect(again.subject).toBe('1');
   });
 
+  it('authenticateKnown: the principal only once a verification completed, never after exp or for a failure', async () => {
+    let now = Date.now();
+    const auth = await createAuthenticator({ hsSecret: TEST_HS_SECRET, now: () => now });
+    const exp = nowSec() + 60;
+    const token = await signHs256({ sub: 'car-9', exp });
+    expect(auth.authenticateKnown?.(token)).toBeUndefined(); // never seen
+    const pending = auth.authenticate(token);
+    expect(auth.authenticateKnown?.(token)).toBeUndefined(); // still verifying
+    const p = await pending;
+    expect(auth.authenticateKnown?.(token)).toBe(p);
+    expect(auth.authenticateKnown?.(undefined)).toBeUndefined();
+    now = exp * 1000; // the token's exp: refused like the verifier would
+    expect(auth.authenticateKnown?.(token)).toBeUndefined();
+    const bad = await signHs256({ sub: 'x' }, 'another-secret-of-at-least-32-bytes!!');
+    await auth.authenticate(bad).catch(() => undefined);
+    expect(auth.authenticateKnown?.(bad)).toBeUndefined();
+    const dev = await createAuthenticator({});
+    expect(dev.authenticateKnown?.(undefined)?.subject).toBe('anonymous');
+  });
+
   it('does not cache failures', async () => {
     let now = Date.now();
     const auth = await createAuthenticator({ hsSecret: TEST_HS_SECRET, now: () => now });

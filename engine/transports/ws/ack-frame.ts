@@ -6,7 +6,8 @@
  *   v1.json     {"type":"ack","area":"<area>","offset":<digits>}   (exactly; no spaces)
  *   v1.msgpack  {type:'ack', area, offset} as msgpackr and most encoders write it: a map of 3
  *               (fixmap, or map16 as msgpackr writes it), keys in that order, offset a
- *               non-negative int (fixint/uint8..64) or integral float64
+ *               non-negative int (fixint, uint8/16/32) or integral float64. Not uint64: msgpackr
+ *               decodes it to a BigInt, which the general decoder refuses (bad_frame).
  *
  * Anything else (other key order, whitespace, escapes, another area, a malformed number) answers
  * NOT_AN_ACK and goes through decodeClientFrame, which gives the same result for valid frames and
@@ -96,13 +97,6 @@ function readMsgpackUint(b: Uint8Array, p: number): number {
     case 0xce:
       if (p + 5 !== n) return NOT_AN_ACK;
       return ((b[p + 1] << 24) >>> 0) + b[p + 2] * 0x10000 + b[p + 3] * 0x100 + b[p + 4];
-    case 0xcf: {
-      if (p + 9 !== n) return NOT_AN_ACK;
-      const hi = ((b[p + 1] << 24) >>> 0) + b[p + 2] * 0x10000 + b[p + 3] * 0x100 + b[p + 4];
-      const lo = ((b[p + 5] << 24) >>> 0) + b[p + 6] * 0x10000 + b[p + 7] * 0x100 + b[p + 8];
-      v = hi * 0x100000000 + lo;
-      return hi < 0x200000 && Number.isSafeInteger(v) ? v : NOT_AN_ACK;
-    }
     case 0xcb: {
       if (p + 9 !== n) return NOT_AN_ACK;
       v = new DataView(b.buffer, b.byteOffset + p + 1, 8).getFloat64(0);

@@ -2,32 +2,35 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AreaCursor } from '../../areas/area-cursor.ts';
 import { ANONYMOUS } from '../../auth/jwt.ts';
-import { WsConnection, type SubscriptionRef } from './connection.ts';
+import { WsConnection, type SubscriptionEntry, type SubscriptionRef } from './connection.ts';
 
 const ref = (area: string, slot: number): SubscriptionRef => ({ cursor: { id: area } as AreaCursor, slot });
 
 describe('WsConnection subscriptions (first one inline, the rest in a Map)', () => {
-  it('behaves like a Map of area -> ref | null under any sequence of set/resolve/delete', () => {
+  it('behaves like a Map of area -> ref | pending attempt id under any sequence of begin/resolve/delete/clear', () => {
     const areas = ['a', 'b', 'c', 'd'];
-    const op = fc.record({ kind: fc.constantFrom('pending', 'resolve', 'delete', 'clear'), area: fc.constantFrom(...areas), slot: fc.nat(100) });
+    const op = fc.record({ kind: fc.constantFrom('begin', 'resolve', 'delete', 'clear'), area: fc.constantFrom(...areas), slot: fc.nat(100) });
     fc.assert(
       fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
         const conn = new WsConnection(ANONYMOUS, 'json', 0, () => {});
-        const model = new Map<string, SubscriptionRef | null>();
+        const model = new Map<string, SubscriptionEntry>();
+        const ids = new Set<number>();
         for (const o of ops) {
-          if (o.kind === 'pending') {
-            conn.setSubscription(o.area, null);
-            model.set(o.area, null);
+          if (o.kind === 'begin') {
+            const id = conn.beginSubscribe(o.area);
+            expect(ids.has(id)).toBe(false); // every attempt has its own id
+            ids.add(id);
+            model.set(o.area, id);
           } else if (o.kind === 'resolve') {
             const r = ref(o.area, o.slot);
-            conn.setSubscription(o.area, r);
+            conn.setSubscription(r);
             model.set(o.area, r);
           } else if (o.kind === 'delete') {
             conn.deleteSubscription(o.area);
             model.delete(o.area);
           } else {
             const detached = conn.clearSubscriptions();
-            expect(new Set(detached)).toEqual(new Set([...model.values()].filter((r) => r !== null)));
+            expect(new Set(detached)).toEqual(new Set([...model.values()].filter((e) => typeof e !== 'number')));
             model.clear();
           }
           expect(conn.subscriptionCount).toBe(model.size);
@@ -35,10 +38,12 @@ describe('WsConnection subscriptions (first one inline, the rest in a Map)', () 
             expect(conn.hasSubscription(a)).toBe(model.has(a));
             expect(conn.subscription(a)).toBe(model.get(a));
           }
-          const resolved = [...model.values()].filter((r) => r !== null);
+          const resolved = [...model.values()].filter((e) => typeof e !== 'number');
           expect(new Set(conn.resolvedSubscriptions())).toEqual(new Set(resolved));
-          const sole = model.size === 1 ? [...model.values()][0] : null;
-          expect(conn.soleSubscription()).toBe(sole);
+          const only = model.size === 1 ? [...model.values()][0] : undefined;
+          expect(conn.soleSubscription()).toBe(only !== undefined && typeof only !== 'number' ? only : null);
+          // no Map is kept while at most one subscription exists
+          if (model.size <= 1) expect((conn as unknown as { more: unknown }).more).toBeUndefined();
         }
       }),
     );

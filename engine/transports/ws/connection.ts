@@ -20,6 +20,9 @@ export interface SubscriptionRef {
   readonly slot: number;
 }
 
+/** A subscription: resolved (SubscriptionRef), or waiting for the log (the attempt's id). */
+export type SubscriptionEntry = SubscriptionRef | number;
+
 /**
  * What uWS stores as the socket's user data. uWS.js v20 copies its properties onto the WebSocket
  * object itself (getUserData() returns the socket), so this stays one property.
@@ -54,14 +57,19 @@ export class WsConnection implements Subscriber {
   ws: WebSocket<WsUserData> | undefined;
   paused = false;
   closed = false;
-  /** Frame-rate limiter: the wall-clock second (a small integer, no heap number) and frames in it. */
-  frameSecond = 0;
+  /** Frame-rate limiter: window start (ms modulo 2^30: a small integer, no heap number) and frames in it. */
+  frameWindowStart = 0;
   frameCount = 0;
-  /** First subscription: its area (the cursor's own string once resolved) and ref (`null` while resolving). */
+  /**
+   * First subscription: its area (the cursor's own string once resolved) and entry. An entry is
+   * the SubscriptionRef, or while the subscribe waits for the log, a number: that attempt's id, so
+   * a late answer can tell whether the entry is still its own (see handlers/subscribe.ts).
+   */
   private area0: string | undefined = undefined;
-  private ref0: SubscriptionRef | null = null;
-  /** Second and later subscriptions, created on demand. */
-  private more: Map<string, SubscriptionRef | null> | undefined = undefined;
+  private entry0: SubscriptionEntry = 0;
+  /** Second and later subscriptions, created on demand and dropped again when empty. */
+  private more: Map<string, SubscriptionEntry> | undefined = undefined;
+  private attempts = 0;
 
   constructor(
     readonly principal: Principal,
@@ -81,7 +89,7 @@ export class WsConnection implements Subscriber {
     }
   }
 
-  // --- subscriptions (area -> ref; `null` while the subscribe is still being resolved) ---
+  // --- subscriptions: area -> SubscriptionRef, or a pending attempt id ---
 
   get subscriptionCount(): number {
     return (this.area0 === undefined ? 0 : 1) + (this.more === undefined ? 0 : this.more.size);
@@ -91,53 +99,62 @@ export class WsConnection implements Subscriber {
     return this.area0 === area || (this.more !== undefined && this.more.has(area));
   }
 
-  /** The ref, `null` while resolving, undefined when not subscribed. */
-  subscription(area: string): SubscriptionRef | null | undefined {
-    if (this.area0 === area) return this.ref0;
+  /** The ref, a pending attempt id (number), or undefined when not subscribed. */
+  subscription(area: string): SubscriptionEntry | undefined {
+    if (this.area0 === area) return this.entry0;
     return this.more?.get(area);
   }
 
   /** The only subscription when there is exactly one and it is resolved (the ack fast path). */
   soleSubscription(): SubscriptionRef | null {
-    return this.more === undefined || this.more.size === 0 ? this.ref0 : null;
+    if (this.more !== undefined || typeof this.entry0 === 'number') return null;
+    return this.entry0;
   }
 
-  /** The area of soleSubscription(). */
-  soleArea(): string | undefined {
-    return this.area0;
+  /** Marks `area` as waiting for the log; returns the attempt id held in its entry. */
+  beginSubscribe(area: string): number {
+    const id = ++this.attempts;
+    this.put(area, id);
+    return id;
   }
 
-  setSubscription(area: string, ref: SubscriptionRef | null): void {
+  /** The subscribe resolved: key by the cursor's area string so the frame's copy can be collected. */
+  setSubscription(ref: SubscriptionRef): void {
+    this.put(ref.cursor.id, ref);
+  }
+
+  private put(area: string, entry: SubscriptionEntry): void {
     if (this.area0 === undefined || this.area0 === area) {
-      // Resolved: key by the cursor's area string so the frame's copy can be collected.
-      this.area0 = ref === null ? area : ref.cursor.id;
-      this.ref0 = ref;
+      this.area0 = area;
+      this.entry0 = entry;
       return;
     }
-    (this.more ??= new Map()).set(area, ref);
+    (this.more ??= new Map()).set(area, entry);
   }
 
   deleteSubscription(area: string): void {
     if (this.area0 === area) {
       this.area0 = undefined;
-      this.ref0 = null;
-      // Keep the inline slot filled when other subscriptions remain.
-      if (this.more !== undefined && this.more.size > 0) {
-        const [nextArea, nextRef] = this.more.entries().next().value as [string, SubscriptionRef | null];
+      this.entry0 = 0;
+      // Keep the inline entry filled while other subscriptions remain.
+      if (this.more !== undefined) {
+        const [nextArea, next] = this.more.entries().next().value as [string, SubscriptionEntry];
         this.more.delete(nextArea);
         this.area0 = nextArea;
-        this.ref0 = nextRef;
+        this.entry0 = next;
       }
-      return;
+    } else {
+      this.more?.delete(area);
     }
-    this.more?.delete(area);
+    // A vehicle moving between areas must not keep an empty Map for the rest of its life.
+    if (this.more !== undefined && this.more.size === 0) this.more = undefined;
   }
 
   /** Resolved subscriptions (not the hot path: resume after a drain, close). */
   resolvedSubscriptions(): SubscriptionRef[] {
     const out: SubscriptionRef[] = [];
-    if (this.ref0 !== null) out.push(this.ref0);
-    if (this.more !== undefined) for (const ref of this.more.values()) if (ref !== null) out.push(ref);
+    if (this.area0 !== undefined && typeof this.entry0 !== 'number') out.push(this.entry0);
+    if (this.more !== undefined) for (const e of this.more.values()) if (typeof e !== 'number') out.push(e);
     return out;
   }
 
@@ -145,7 +162,7 @@ export class WsConnection implements Subscriber {
   clearSubscriptions(): SubscriptionRef[] {
     const out = this.resolvedSubscriptions();
     this.area0 = undefined;
-    this.ref0 = null;
+    this.entry0 = 0;
     this.more = undefined;
     return out;
   }

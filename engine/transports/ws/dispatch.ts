@@ -17,13 +17,16 @@ export interface DispatchLimits {
   readonly maxFramesPerSecond: number;
 }
 
+const MS_MASK = 0x3fffffff;
+
 export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsConnection, data: ArrayBuffer, isBinary: boolean): void {
   if (conn.closed) return;
-  // Fixed one-second windows keyed by the wall-clock second: a small integer, so the per-frame
-  // update never boxes a heap number on the connection.
-  const second = Math.floor(ctx.now() / 1000);
-  if (second !== conn.frameSecond) {
-    conn.frameSecond = second;
+  // A one-second window from the first frame in it. Its start is kept as ms modulo 2^30 so the
+  // field stays a small integer (no heap number per connection); the difference is taken modulo
+  // 2^30 too, which is exact for any gap under ~12 days.
+  const nowMs = ctx.now() & MS_MASK;
+  if (((nowMs - conn.frameWindowStart) & MS_MASK) >= 1000) {
+    conn.frameWindowStart = nowMs;
     conn.frameCount = 0;
   }
   if (++conn.frameCount > limits.maxFramesPerSecond) {

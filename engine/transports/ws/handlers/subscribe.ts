@@ -37,7 +37,13 @@ export function handleSubscribe(ctx: WsContext, conn: WsConnection, f: Subscribe
     conn.close('too_many_subscriptions', `limit is ${ctx.maxSubscriptionsPerConnection}`);
     return undefined;
   }
-  const now = ctx.areas.subscribeNow(conn, area, f.since);
+  let now: Subscription | undefined;
+  try {
+    now = ctx.areas.subscribeNow(conn, area, f.since);
+  } catch (err) {
+    refused(ctx, conn, area, err);
+    return undefined;
+  }
   if (now !== undefined) {
     started(ctx, conn, f, now);
     return undefined;
@@ -47,33 +53,39 @@ export function handleSubscribe(ctx: WsContext, conn: WsConnection, f: Subscribe
 
 async function subscribeFromLog(ctx: WsContext, conn: WsConnection, f: SubscribeFrame): Promise<void> {
   const { area } = f;
-  conn.setSubscription(area, null);
+  // The entry holds this attempt's id: after an unsubscribe and a new subscribe to the same area
+  // while we wait, the entry is the newer attempt's, and this one must neither remove nor take it.
+  const attempt = conn.beginSubscribe(area);
   let sub: Subscription;
   try {
     sub = await ctx.areas.subscribe(conn, area, f.since);
   } catch (err) {
-    if (conn.subscription(area) === null) conn.deleteSubscription(area);
-    if (conn.closed) return;
-    if (isEngineError(err)) {
-      ctx.metrics.badInput(err.code).inc();
-      conn.sendError(err.code, err.message, area);
-    } else {
-      ctx.logger.error({ err, area, conn: conn.id }, 'subscribe failed: log unavailable');
-      conn.sendError('log_unavailable', 'could not read the area log', area);
-    }
+    if (conn.subscription(area) === attempt) conn.deleteSubscription(area);
+    if (!conn.closed) refused(ctx, conn, area, err);
     return;
   }
-  // Closed or unsubscribed while we were waiting for the log: give the slot back.
-  if (conn.closed || conn.subscription(area) !== null) {
+  // Closed, or unsubscribed (and maybe subscribed again) while we were waiting: give the slot back.
+  if (conn.closed || conn.subscription(area) !== attempt) {
     sub.cursor.detach(sub.slot);
     return;
   }
   started(ctx, conn, f, sub);
 }
 
+/** The log could not attach the subscription: answer with the reason, keep the connection. */
+function refused(ctx: WsContext, conn: WsConnection, area: string, err: unknown): void {
+  if (isEngineError(err)) {
+    ctx.metrics.badInput(err.code).inc();
+    conn.sendError(err.code, err.message, area);
+  } else {
+    ctx.logger.error({ err, area, conn: conn.id }, 'subscribe failed: log unavailable');
+    conn.sendError('log_unavailable', 'could not read the area log', area);
+  }
+}
+
 /** Attached: remember it, count it, answer, start delivery (same tick). */
 function started(ctx: WsContext, conn: WsConnection, f: SubscribeFrame, sub: Subscription): void {
-  conn.setSubscription(f.area, { cursor: sub.cursor, slot: sub.slot });
+  conn.setSubscription({ cursor: sub.cursor, slot: sub.slot });
   ctx.metrics.subscribes.inc();
   ctx.metrics.subscriptions.inc();
   if (f.since !== undefined) ctx.metrics.resumes?.inc();

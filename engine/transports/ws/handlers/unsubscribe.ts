@@ -17,7 +17,7 @@ export function handleUnsubscribe(ctx: WsContext, conn: WsConnection, f: Unsubsc
   }
   const ref = conn.subscription(f.area);
   conn.deleteSubscription(f.area);
-  if (ref !== undefined && ref !== null) {
+  if (ref !== undefined && typeof ref !== 'number') {
     ref.cursor.detach(ref.slot);
     ctx.metrics.subscriptions.dec();
   }
