@@ -11,9 +11,15 @@
  *     what they missed. Vehicles the engine closes come back the same way if `reconnectOnClose`.
  *   - Slow readers stop reading for `pauseMs` out of every `periodMs` (socket paused: the kernel
  *     buffers fill and the engine sees backpressure), phase-shifted per vehicle.
+ *   - Per connection as little as possible: raw libuv handles (./raw-socket.ts) with callbacks
+ *     shared by all sockets (no closures, listeners or timers per socket); the attempt timeout is
+ *     a deadline on the vehicle that one periodic scan checks; the codec's handshake bytes are
+ *     prebuilt per destination.
+ *   - Acks (`acks`): at most one per socket read, for the highest contiguous offset after that
+ *     read (acks are cumulative), and only when it is above the last one acked.
  */
-import net from 'node:net';
 import { nowUs, type ParsedMessage } from './message-parse.ts';
+import { openSocket, type LoadSocket, type SocketHooks } from './raw-socket.ts';
 import type { CodecHost, VehicleCodec } from './vehicle-codec.ts';
 import { CLOSED, CONNECTING, DROPPED, FAILED, IDLE, inc, SUBSCRIBED, Tally, UPGRADED, type Vehicle } from './vehicles.ts';
 import { releaseRest } from './ws-vehicle.ts';
@@ -35,10 +41,13 @@ export interface ConnectorOptions {
   readonly slowReaders?: { readonly pauseMs: number; readonly periodMs: number };
 }
 
-/** Every socket reads into this one buffer; a read is handled synchronously before the next. */
-const READ_BUF = Buffer.allocUnsafe(256 * 1024);
+/** Every socket reads into this one buffer; a read is handled synchronously before the next (exported for tests). */
+export const READ_BUF = Buffer.allocUnsafe(256 * 1024);
 
-export class Connector implements CodecHost {
+/** How often attempt deadlines are checked (a timeout fires up to this much late). */
+const DEADLINE_SCAN_MS = 250;
+
+export class Connector implements CodecHost, SocketHooks<Vehicle> {
   readonly tally = new Tally();
   readonly port: number;
   readonly maxFrameBytes: number;
@@ -51,6 +60,9 @@ export class Connector implements CodecHost {
   private readonly queue: Vehicle[] = [];
   private initialDone = false;
   private slowTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** Set by message() when the read being handled brought a new offset (acks on): ack after the read. */
+  private ackDue = false;
 
   constructor(
     readonly vehicles: readonly Vehicle[],
@@ -73,7 +85,22 @@ export class Connector implements CodecHost {
   }
 
   start(): void {
+    if (this.deadlineTimer === undefined) {
+      this.deadlineTimer = setInterval(() => this.scanDeadlines(), DEADLINE_SCAN_MS);
+      this.deadlineTimer.unref();
+    }
     this.pump();
+  }
+
+  /** Attempts past their deadline fail with 'timeout' (one scan instead of a timer per attempt). */
+  private scanDeadlines(): void {
+    const now = Date.now();
+    for (const v of this.vehicles) {
+      if (v.deadline !== 0 && v.deadline <= now) {
+        v.deadline = 0;
+        this.attemptFailed(v, 'timeout');
+      }
+    }
   }
 
   private pump(): void {
@@ -95,38 +122,51 @@ export class Connector implements CodecHost {
     v.attempts++;
     v.lastError = '';
     if (this.tally.firstConnectUs === 0) this.tally.firstConnectUs = nowUs();
-    const codec = this.codecs[v.transport];
-    const sock = net.connect({
-      host: v.host,
-      port: codec.port ?? this.port,
-      onread: {
-        buffer: READ_BUF,
-        callback: (n: number): boolean => {
-          if (v.sock === sock) this.onRead(v, codec, n);
-          return true;
-        },
-      },
-    });
-    v.sock = sock;
-    sock.setNoDelay(true);
-    sock.once('connect', () => sock.write(codec.hello(v, this)));
-    sock.on('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? err.message;
-      inc(this.tally.socketErrors, code);
-      if (v.lastError === '') v.lastError = code;
-    });
-    sock.on('close', () => this.onSocketClose(v, sock));
-    v.timer = setTimeout(() => this.attemptFailed(v, 'timeout'), this.o.attemptTimeoutMs);
+    v.deadline = Date.now() + this.o.attemptTimeoutMs;
+    v.sock = openSocket(v.host, this.codecs[v.transport].port ?? this.port, READ_BUF, v, this);
   }
 
-  private onRead(v: Vehicle, codec: VehicleCodec, n: number): void {
+  // SocketHooks: shared by every socket; a socket no longer the vehicle's (replaced, dropped) is ignored.
+  connected(v: Vehicle, s: LoadSocket): void {
+    if (v.sock === s) s.write(this.codecs[v.transport].hello(v, this));
+  }
+
+  error(v: Vehicle, s: LoadSocket, code: string): void {
+    inc(this.tally.socketErrors, code);
+    if (v.sock === s && v.lastError === '') v.lastError = code;
+  }
+
+  closed(v: Vehicle, s: LoadSocket): void {
+    this.onSocketClose(v, s);
+  }
+
+  read(v: Vehicle, s: LoadSocket, n: number): void {
+    if (v.sock !== s) return;
     this.readUsNow = nowUs();
+    this.ackDue = false;
     try {
-      codec.onData(v, READ_BUF, 0, n, this);
+      this.codecs[v.transport].onData(v, READ_BUF, 0, n, this);
     } catch (err) {
       inc(this.tally.protocolErrors, err instanceof WsProtocolError || err instanceof MqttProtocolError ? err.message : `exception: ${(err as Error).message}`);
-      v.sock?.destroy();
+      s.destroy();
     }
+    if (this.ackDue) {
+      this.ackDue = false;
+      if (v.sock === s) this.sendAck(v);
+    }
+  }
+
+  /** One cumulative ack for the highest contiguous offset v has, if above what it acked already. */
+  private sendAck(v: Vehicle): void {
+    if (v.sock === null || v.state !== SUBSCRIBED) return;
+    let upTo = v.last;
+    if (v.gaps !== null && v.gaps.size > 0) for (const g of v.gaps) if (g <= upTo) upTo = g - 1;
+    if (upTo <= v.acked || upTo <= v.head) return;
+    const ack = this.codecs[v.transport].ack(v, upTo, this);
+    if (ack === undefined) return;
+    v.acked = upTo;
+    v.sock.write(ack);
+    this.tally.acksSent++;
   }
 
   upgraded(v: Vehicle): void {
@@ -137,8 +177,7 @@ export class Connector implements CodecHost {
   }
 
   subscribed(v: Vehicle, head: number, epoch: string, recovered: boolean): void {
-    if (v.timer !== null) clearTimeout(v.timer);
-    v.timer = null;
+    v.deadline = 0;
     v.attempts = 0;
     this.tally.onSubscribed(v, head, epoch, recovered, this.readUsNow);
     this.inFlight--;
@@ -146,21 +185,14 @@ export class Connector implements CodecHost {
   }
 
   message(v: Vehicle, p: ParsedMessage, size: number): void {
-    const fresh = this.tally.message(v, p, size, this.readUsNow);
-    if (this.acks && fresh && (v.gaps === null || v.gaps.size === 0)) {
-      const ack = this.codecs[v.transport].ack(v, v.last, this);
-      if (ack !== undefined) {
-        v.sock?.write(ack);
-        this.tally.acksSent++;
-      }
-    }
+    // New offsets are acked once, after the whole read (see read()).
+    if (this.tally.message(v, p, size, this.readUsNow) && this.acks) this.ackDue = true;
   }
 
   attemptFailed(v: Vehicle, reason: string): void {
     if (v.state !== CONNECTING && v.state !== UPGRADED) return;
     inc(this.tally.attemptFailures, reason);
-    if (v.timer !== null) clearTimeout(v.timer);
-    v.timer = null;
+    v.deadline = 0;
     if (v.state === UPGRADED) this.tally.open--;
     const sock = v.sock;
     v.sock = null;
@@ -183,7 +215,7 @@ export class Connector implements CodecHost {
     this.pump();
   }
 
-  private onSocketClose(v: Vehicle, sock: net.Socket): void {
+  private onSocketClose(v: Vehicle, sock: LoadSocket): void {
     if (v.sock !== sock) return;
     if (v.state === CONNECTING || v.state === UPGRADED) {
       this.attemptFailed(v, v.lastError === '' ? 'closed' : v.lastError);
@@ -268,6 +300,7 @@ export class Connector implements CodecHost {
 
   stop(): void {
     if (this.slowTimer !== undefined) clearInterval(this.slowTimer);
+    if (this.deadlineTimer !== undefined) clearInterval(this.deadlineTimer);
     for (const v of this.vehicles) v.sock?.destroy();
   }
 }

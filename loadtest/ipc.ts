@@ -26,7 +26,8 @@ export interface WorkerInit {
   readonly areas: readonly string[];
   /**
    * Destination addresses, round-robin over this worker's sockets: every loopback destination has
-   * its own ~28K ephemeral ports (the kernel picks the source port per destination).
+   * its own ~28K ephemeral ports (the kernel picks the source port per destination), of which
+   * ~14K are cheap to find (see README "Addressing"): keep a destination under ~12,000 sockets.
    */
   readonly hosts: readonly string[];
   readonly port: number;

@@ -31,7 +31,7 @@ import {
   type PublishView,
 } from './mqtt-codec.ts';
 import type { CodecHost, VehicleCodec } from './vehicle-codec.ts';
-import { CONNECTING, inc, UPGRADED, type Vehicle } from './vehicles.ts';
+import { CONNECTING, inc, SUBSCRIBED, UPGRADED, type Vehicle } from './vehicles.ts';
 import { acquireRest, fillRest, releaseRest } from './ws-vehicle.ts';
 
 export interface MqttVehicleOptions {
@@ -67,7 +67,9 @@ export class MqttVehicleCodec implements VehicleCodec {
     this.timer = setInterval(() => {
       for (const v of this.live) {
         if (v.sock === null) this.live.delete(v);
-        else v.sock.write(PINGREQ_BYTES);
+        // Only on a session that is up: a reconnecting vehicle's new socket has not sent its
+        // CONNECT yet, and a PINGREQ first is a protocol error the broker closes on.
+        else if (v.state === SUBSCRIBED) v.sock.write(PINGREQ_BYTES);
       }
     }, (keepalive * 1000) / 2);
     this.timer.unref();

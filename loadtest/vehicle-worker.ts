@@ -1,5 +1,5 @@
 /**
- * One load-generator process: up to 18,000 vehicles, each a raw `net` socket speaking just enough
+ * One load-generator process: up to 18,000 vehicles, each a raw TCP socket (./raw-socket.ts) speaking just enough
  * of its transport (./vehicle-codec.ts: WebSocket v1 JSON/msgpack in ./ws-vehicle.ts) to connect,
  * subscribe to its area, answer pings and read messages. Started by run.ts with
  * child_process.fork; driven over IPC (./ipc.ts). Connecting, reconnects and slow readers:

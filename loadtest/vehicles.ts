@@ -8,9 +8,9 @@
  * (epoch, last): the engine replays what it missed, so the same check covers the reconnect
  * (a `recovered:false` answer leaves a jump, i.e. lost offsets).
  */
-import type net from 'node:net';
 import { build, type Histogram } from 'hdr-histogram-js';
 import type { ParsedMessage } from './message-parse.ts';
+import type { LoadSocket } from './raw-socket.ts';
 
 // Vehicle states
 export const IDLE = 0;
@@ -25,11 +25,10 @@ export const DROPPED = 6; // dropped on purpose (storm, churn), reconnecting
 const MAX_GAPS_PER_VEHICLE = 100_000;
 
 export class Vehicle {
-  sock: net.Socket | null = null;
+  sock: LoadSocket | null = null;
   state = IDLE;
-  /** Handshake bytes so far (upgrade answer), and the WebSocket key sent. */
+  /** Handshake bytes so far, when the upgrade answer came in pieces (rare). */
   hs: Buffer | null = null;
-  key = '';
   /** Bytes of a frame split across reads. */
   rest: Buffer | null = null;
   restLen = 0;
@@ -43,7 +42,10 @@ export class Vehicle {
   untrackedGaps = 0;
   attempts = 0;
   lastError = '';
-  timer: NodeJS.Timeout | null = null;
+  /** Date.now() by which the attempt in flight must be subscribed (0: none in flight); one periodic scan checks it. */
+  deadline = 0;
+  /** Highest offset acked on the wire (acks are cumulative: only a higher one is sent). */
+  acked = 0;
   everSubscribed = false;
   /** µs when it was dropped on purpose (0 = not dropped). */
   droppedAtUs = 0;

@@ -60,6 +60,29 @@ export function parseUpgradeAnswer(buf: Buffer): UpgradeAnswer | undefined {
   return { status: m ? Number(m[1]) : 0, headLength: end + 4, headers, summary: body === '' ? lines[0] : `${lines[0]}: ${body}` };
 }
 
+const STATUS_101 = /^HTTP\/1\.[01] 101[ \r]/;
+const ACCEPT_HEADER = /\r\nsec-websocket-accept:[ \t]*([^\r]*?)[ \t]*\r\n/i;
+const PROTOCOL_HEADER = /\r\nsec-websocket-protocol:[ \t]*([^\r]*?)[ \t]*\r\n/i;
+
+/**
+ * The per-connection check of the server's answer, cheap: `accept` is expectedAccept(key)
+ * computed once for the key. Looks at buf[start, end): -1 while the head is incomplete, 0 when it
+ * is not a good 101 (call parseUpgradeAnswer + checkUpgrade for the reason), else the head's
+ * length (frames may follow it). Same rules as checkUpgrade: status 101, Sec-WebSocket-Accept
+ * equal to `accept`, Sec-WebSocket-Protocol equal to `protocol` when one was asked for.
+ */
+export function verifyUpgrade(buf: Buffer, start: number, end: number, accept: string, protocol?: string): number {
+  const rel = buf.subarray(start, end).indexOf(HEAD_END);
+  if (rel < 0) return -1;
+  const at = start + rel;
+  // Up to and including the first \r\n of the terminator, so every header line ends in \r\n.
+  const head = buf.toString('latin1', start, at + 2);
+  if (!STATUS_101.test(head)) return 0;
+  if (ACCEPT_HEADER.exec(head)?.[1] !== accept) return 0;
+  if (protocol !== undefined && PROTOCOL_HEADER.exec(head)?.[1] !== protocol) return 0;
+  return at + 4 - start;
+}
+
 /** Checks a 101 answer; returns an error text, or undefined when the upgrade is good. */
 export function checkUpgrade(a: UpgradeAnswer, key: string, protocol?: string): string | undefined {
   if (a.status !== 101) return `upgrade refused: ${a.summary}`;
@@ -74,15 +97,80 @@ export function checkUpgrade(a: UpgradeAnswer, key: string, protocol?: string): 
 const maskPool = Buffer.alloc(64 * 1024);
 let maskPos = maskPool.length;
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** One masked client frame (FIN set). */
 export function encodeClientFrame(opcode: number, payload: Uint8Array): Buffer {
-  const n = payload.length;
+  return maskedFrame(opcode, NO_BYTES, payload, 0, payload.length, NO_BYTES);
+}
+
+/**
+ * Masked client frames `<prefix><number><suffix>` (an ack, whose offset is the only part that
+ * changes), built without JSON, msgpack or intermediate buffers: the fixed bytes are made once,
+ * the number is written in place (decimal digits for JSON; for msgpack the bytes msgpackr's pack
+ * would give: the shortest uint below 2^32, float64 above)
+ * and everything is masked on the way into the frame. `prefix`/`suffix` are unmasked payload.
+ */
+export class NumberFrameEncoder {
+  private readonly prefix: Buffer;
+  private readonly suffix: Buffer;
+  private readonly num = Buffer.allocUnsafe(24);
+  constructor(
+    private readonly opcode: number,
+    private readonly format: 'decimal' | 'msgpack',
+    prefix: Uint8Array,
+    suffix: Uint8Array,
+  ) {
+    this.prefix = Buffer.from(prefix);
+    this.suffix = Buffer.from(suffix);
+  }
+
+  /** The frame for integer n (0 <= n <= 2^53); a new Buffer (a write may hold on to it). */
+  encode(n: number): Buffer {
+    const d = this.num;
+    if (this.format === 'msgpack') {
+      let len: number;
+      if (n < 128) {
+        d[0] = n;
+        len = 1;
+      } else if (n < 256) {
+        d[0] = 0xcc;
+        d[1] = n;
+        len = 2;
+      } else if (n < 65536) {
+        d[0] = 0xcd;
+        d.writeUInt16BE(n, 1);
+        len = 3;
+      } else if (n < 2 ** 32) {
+        d[0] = 0xce;
+        d.writeUInt32BE(n, 1);
+        len = 5;
+      } else {
+        // As msgpackr packs it (a uint64 would decode as a BigInt there): float64.
+        d[0] = 0xcb;
+        d.writeDoubleBE(n, 1);
+        len = 9;
+      }
+      return maskedFrame(this.opcode, this.prefix, d, 0, len, this.suffix);
+    }
+    let nd = 0;
+    do {
+      const q = Math.floor(n / 10);
+      d[d.length - 1 - nd++] = 0x30 + (n - q * 10);
+      n = q;
+    } while (n > 0);
+    return maskedFrame(this.opcode, this.prefix, d, d.length - nd, d.length, this.suffix);
+  }
+}
+
+/** A masked frame whose payload is a + b[bStart, bEnd) + c. */
+export function maskedFrame(opcode: number, a: Uint8Array, b: Uint8Array, bStart: number, bEnd: number, c: Uint8Array): Buffer {
+  const n = a.length + (bEnd - bStart) + c.length;
   const h = n < 126 ? 2 : n < 65536 ? 4 : 10;
   const out = Buffer.allocUnsafe(h + 4 + n);
   out[0] = 0x80 | opcode;
-  if (n < 126) {
-    out[1] = 0x80 | n;
-  } else if (n < 65536) {
+  if (n < 126) out[1] = 0x80 | n;
+  else if (n < 65536) {
     out[1] = 0x80 | 126;
     out.writeUInt16BE(n, 2);
   } else {
@@ -94,20 +182,17 @@ export function encodeClientFrame(opcode: number, payload: Uint8Array): Buffer {
     randomFillSync(maskPool);
     maskPos = 0;
   }
-  const m0 = maskPool[maskPos];
-  const m1 = maskPool[maskPos + 1];
-  const m2 = maskPool[maskPos + 2];
-  const m3 = maskPool[maskPos + 3];
+  const m = h;
+  out[m] = maskPool[maskPos];
+  out[m + 1] = maskPool[maskPos + 1];
+  out[m + 2] = maskPool[maskPos + 2];
+  out[m + 3] = maskPool[maskPos + 3];
   maskPos += 4;
-  out[h] = m0;
-  out[h + 1] = m1;
-  out[h + 2] = m2;
-  out[h + 3] = m3;
-  const p = h + 4;
-  for (let i = 0; i < n; i++) {
-    const k = i & 3;
-    out[p + i] = payload[i] ^ (k === 0 ? m0 : k === 1 ? m1 : k === 2 ? m2 : m3);
-  }
+  let p = h + 4;
+  let k = 0;
+  for (let i = 0; i < a.length; i++) out[p++] = a[i] ^ out[m + (k++ & 3)];
+  for (let i = bStart; i < bEnd; i++) out[p++] = b[i] ^ out[m + (k++ & 3)];
+  for (let i = 0; i < c.length; i++) out[p++] = c[i] ^ out[m + (k++ & 3)];
   return out;
 }
 

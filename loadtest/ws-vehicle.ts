@@ -4,6 +4,13 @@
  * frames scanned in place in the shared read buffer (only a frame split across reads is copied,
  * into a pooled buffer sized for that frame), message frames not decoded (./message-parse.ts),
  * pings answered, everything else decoded fully (rare).
+ *
+ * Cheap per connection: the upgrade request is built once per destination, with one random
+ * Sec-WebSocket-Key per codec (i.e. per worker process and transport) whose expected
+ * Sec-WebSocket-Accept is computed once; every answer is still checked against it (status 101,
+ * accept, subprotocol), by a scan of the head in the read buffer (./ws-codec.ts verifyUpgrade).
+ * The first subscribe per area and the ack frame per area are prebuilt (an ack writes only its
+ * offset's bytes into a masked copy).
  */
 import { pack, unpack } from 'msgpackr';
 import { MESSAGE, parseJsonMessage, parseMsgpackMessage, type ParsedMessage } from './message-parse.ts';
@@ -12,8 +19,10 @@ import { CONNECTING, inc, UPGRADED, type Vehicle } from './vehicles.ts';
 import {
   checkUpgrade,
   encodeClientFrame,
+  expectedAccept,
   frameLength,
   newWebSocketKey,
+  NumberFrameEncoder,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
@@ -23,6 +32,7 @@ import {
   parseUpgradeAnswer,
   scanFrames,
   upgradeRequest,
+  verifyUpgrade,
   WsProtocolError,
 } from './ws-codec.ts';
 
@@ -72,6 +82,12 @@ export class WsVehicleCodec implements VehicleCodec {
   private readonly protocol: string;
   private readonly opcode: number;
   private readonly subscribeFrames = new Map<number, Buffer>();
+  private readonly ackEncoders: NumberFrameEncoder[] = [];
+  /** The upgrade request per destination (host:port). */
+  private readonly requests = new Map<string, Buffer>();
+  /** One key for all of this codec's upgrades, and the Sec-WebSocket-Accept every answer must carry. */
+  readonly key = newWebSocketKey();
+  readonly accept = expectedAccept(this.key);
   private readonly onFrameBound: (v: Vehicle, fin: boolean, opcode: number, buf: Buffer, s: number, e: number) => void;
   private host!: CodecHost;
 
@@ -88,11 +104,15 @@ export class WsVehicleCodec implements VehicleCodec {
   }
 
   hello(v: Vehicle, host: CodecHost): Buffer {
-    v.key = newWebSocketKey();
     v.hs = null;
     releaseRest(v);
-    const headers: Record<string, string> = host.token === undefined ? {} : { Authorization: `Bearer ${host.token}` };
-    return upgradeRequest({ host: `${v.host}:${host.port}`, path: '/v1/ws', key: v.key, protocol: this.protocol, headers });
+    const dest = `${v.host}:${host.port}`;
+    let req = this.requests.get(dest);
+    if (req === undefined) {
+      const headers: Record<string, string> = host.token === undefined ? {} : { Authorization: `Bearer ${host.token}` };
+      this.requests.set(dest, (req = upgradeRequest({ host: dest, path: '/v1/ws', key: this.key, protocol: this.protocol, headers })));
+    }
+    return req;
   }
 
   subscribe(v: Vehicle, host: CodecHost): Buffer {
@@ -104,8 +124,14 @@ export class WsVehicleCodec implements VehicleCodec {
   }
 
   ack(v: Vehicle, offset: number, host: CodecHost): Buffer {
-    const area = host.areaNames[v.area];
-    return encodeClientFrame(this.opcode, this.json ? Buffer.from(`{"type":"ack","area":"${area}","offset":${offset}}`) : pack({ type: 'ack', area, offset }));
+    let enc = this.ackEncoders[v.area];
+    if (enc === undefined) {
+      const area = host.areaNames[v.area];
+      enc = this.ackEncoders[v.area] = this.json
+        ? new NumberFrameEncoder(this.opcode, 'decimal', Buffer.from(`{"type":"ack","area":${JSON.stringify(area)},"offset":`), Buffer.from('}'))
+        : new NumberFrameEncoder(this.opcode, 'msgpack', Buffer.concat([Buffer.from([0x83]), pack('type'), pack('ack'), pack('area'), pack(area), pack('offset')]), Buffer.alloc(0));
+    }
+    return enc.encode(offset);
   }
 
   onData(v: Vehicle, buf: Buffer, start: number, end: number, host: CodecHost): void {
@@ -115,6 +141,19 @@ export class WsVehicleCodec implements VehicleCodec {
   }
 
   private onUpgradeBytes(v: Vehicle, buf: Buffer, start: number, end: number): void {
+    if (v.hs === null) {
+      // The usual case: the whole answer in one read, checked in place.
+      const head = verifyUpgrade(buf, start, end, this.accept, this.protocol);
+      if (head > 0) {
+        this.host.upgraded(v);
+        if (start + head < end && v.sock !== null) this.feed(v, buf, start + head, end);
+        return;
+      }
+      if (head === 0) {
+        this.refused(v, buf.subarray(start, end));
+        return;
+      }
+    }
     const chunk = Buffer.from(buf.subarray(start, end));
     v.hs = v.hs === null ? chunk : Buffer.concat([v.hs, chunk]);
     const answer = parseUpgradeAnswer(v.hs);
@@ -122,16 +161,24 @@ export class WsVehicleCodec implements VehicleCodec {
       if (v.hs.length > 16 * 1024) this.host.attemptFailed(v, 'upgrade answer too long');
       return;
     }
-    const problem = checkUpgrade(answer, v.key, this.protocol);
-    if (problem !== undefined) {
-      this.host.attemptFailed(v, answer.status === 101 ? problem : `http ${answer.status}`);
-      if (answer.status !== 101) inc(this.host.tally.protocolErrors, problem.slice(0, 160));
+    if (verifyUpgrade(v.hs, 0, v.hs.length, this.accept, this.protocol) <= 0) {
+      this.refused(v, v.hs);
       return;
     }
     const hs = v.hs;
     v.hs = null;
     this.host.upgraded(v);
-    if (hs.length > answer.headLength) this.feed(v, hs, answer.headLength, hs.length);
+    if (hs.length > answer.headLength && v.sock !== null) this.feed(v, hs, answer.headLength, hs.length);
+  }
+
+  /** A complete answer that is not a good upgrade: fail the attempt with the reason. */
+  private refused(v: Vehicle, head: Buffer): void {
+    v.hs = null;
+    const answer = parseUpgradeAnswer(head);
+    const problem = answer === undefined ? 'bad upgrade answer' : (checkUpgrade(answer, this.key, this.protocol) ?? 'bad upgrade answer');
+    const status = answer?.status ?? 0;
+    this.host.attemptFailed(v, status === 101 ? problem : `http ${status}`);
+    if (status !== 101) inc(this.host.tally.protocolErrors, problem.slice(0, 160));
   }
 
   /** Frames in src[start, end): first finish a frame split across reads, then scan in place. */
