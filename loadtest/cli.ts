@@ -8,6 +8,8 @@ import { HERE } from './swarm.ts';
 
 /** Above this many connections, `--spread auto` spreads destinations (28,232 ephemeral ports per destination). */
 export const SPREAD_AUTO_LIMIT = 20_000;
+/** Most vehicles on one destination address:port (below the kernel's ~14,000 port-search knee). */
+export const PER_DESTINATION = 10_000;
 
 export const USAGE = `Usage: npm run loadtest -- <scenario.json | name> [flags]
        npm run loadtest -- --table <result.json>... [--out <file.md>]

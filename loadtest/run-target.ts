@@ -11,7 +11,7 @@
  * Every phase has a deadline; traffic is loopback only. ./result.ts turns it into the report.
  */
 import { isIPv4 } from 'node:net';
-import { SPREAD_AUTO_LIMIT, targetName, type Cli, type TargetSpec } from './cli.ts';
+import { PER_DESTINATION, SPREAD_AUTO_LIMIT, targetName, type Cli, type TargetSpec } from './cli.ts';
 import type { EngineHandle } from './engine-process.ts';
 import type { WorkerConnected, WorkerProgress } from './ipc.ts';
 import { cpuTimes, describeMachine, loadAverage, memory, type CpuTimes } from './proc-stats.ts';
@@ -63,7 +63,15 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
 
   // 1. the target
   const spread = cli.spread === 'auto' ? (s.connections > SPREAD_AUTO_LIMIT ? 'dest' : 'none') : cli.spread;
-  const destinations = Array.from({ length: nWorkers }, (_, w) => (spread === 'dest' ? `127.0.0.${1 + (w % 254)}` : '127.0.0.1'));
+  // Each worker gets enough destination addresses to keep every address:port under
+  // PER_DESTINATION vehicles: past ~14,000 connections to one address:port the kernel's source-port
+  // search scans them all on every connect (see README "Addressing").
+  const perWorker = Math.ceil(s.connections / nWorkers);
+  const destsPerWorker = spread === 'dest' ? Math.ceil(perWorker / PER_DESTINATION) : 1;
+  const workerHosts = Array.from({ length: nWorkers }, (_, w) =>
+    Array.from({ length: destsPerWorker }, (_, j) => (spread === 'dest' ? `127.0.0.${1 + ((w * destsPerWorker + j) % 254)}` : '127.0.0.1')),
+  );
+  const destinations = workerHosts.flat();
   const usesMqtt = s.mix.some((m) => m.transport.startsWith('mqtt'));
   if (target.kind === 'mqtt' && !s.mix.every((m) => m.transport.startsWith('mqtt'))) throw new Error('an MQTT broker target needs MQTT vehicles: --set transport=mqtt-qos0 (or mqtt-qos1)');
   const tgt = await openTarget(cli, target, { outBase, spread, destinations, runId, tokenLifetimeSeconds: totalSeconds + 3600, usesMqtt });
@@ -84,7 +92,6 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
   const rssBeforeConnectKB = engineRssKB();
 
   // 2. vehicle workers
-  const perWorker = Math.ceil(s.connections / nWorkers);
   const maxMode = s.producerRate === 'max';
   for (let w = 0, first = 0; w < nWorkers; w++) {
     const count = Math.min(perWorker, s.connections - first);
@@ -95,7 +102,7 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
         firstVehicle: first,
         vehicles: count,
         areas,
-        hosts: [isIPv4(host) && spread === 'dest' ? destinations[w] : host],
+        hosts: isIPv4(host) && spread === 'dest' ? workerHosts[w] : [host],
         port,
         mix: s.mix,
         acks: s.acks,
