@@ -49,3 +49,35 @@ describe('WsConnection subscriptions (first one inline, the rest in a Map)', () 
     );
   });
 });
+
+describe('WsConnection details', () => {
+
+  it('moving between areas (subscribe B, unsubscribe A): B moves inline and the ack fast path sees it', () => {
+    const conn = new WsConnection(ANONYMOUS, 'json', 0, () => {});
+    const a = ref('A', 1);
+    const b = ref('B', 2);
+    conn.setSubscription(a);
+    conn.beginSubscribe('B');
+    expect(conn.soleSubscription()).toBeNull(); // second one pending: no fast path
+    conn.setSubscription(b);
+    expect(conn.soleSubscription()).toBeNull();
+    conn.deleteSubscription('A');
+    expect(conn.soleSubscription()).toBe(b);
+    expect(conn.subscriptionCount).toBe(1);
+    // the Map for the second subscription is gone again once it is inline
+    expect((conn as unknown as { more: unknown }).more).toBeUndefined();
+  });
+
+  it('remoteAddress is "" before open and after the socket is gone (no uWS access)', () => {
+    const conn = new WsConnection(ANONYMOUS, 'json', 0, () => {});
+    expect(conn.remoteAddress).toBe('');
+    conn.ws = {
+      getRemoteAddressAsText: () => {
+        throw new Error('Invalid access of closed uWS.WebSocket/SSLWebSocket.');
+      },
+    } as never;
+    expect(conn.remoteAddress).toBe('');
+    conn.markGone();
+    expect(conn.remoteAddress).toBe('');
+  });
+});
