@@ -14,6 +14,21 @@ function harness() {
 }
 
 describe('DurableWatermark', () => {
+  it('idle() waits for the sync in flight, also after close (the log closes the env only then)', async () => {
+    const { w, pending } = harness();
+    await w.idle(); // nothing running
+    w.request('a', 3);
+    let idle = false;
+    const waiting = w.idle().then(() => (idle = true));
+    w.close();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(idle).toBe(false);
+    pending.shift()!();
+    await waiting;
+    expect(idle).toBe(true);
+    expect(pending).toHaveLength(0); // closed: no follow-up sync
+  });
+
   it('nothing is durable until a flush or a sync covers it', () => {
     const { w } = harness();
     expect(w.ceiling('a')).toBe(0);

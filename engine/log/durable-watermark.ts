@@ -16,6 +16,8 @@ export class DurableWatermark {
   private readonly requested = new Map<string, number>();
   private readonly waiters = new Map<string, { head: number; resolve: () => void; reject: (e: unknown) => void }[]>();
   private syncing = false;
+  /** Settles when the running sync calls back (undefined when none runs). */
+  private inFlight: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -71,6 +73,15 @@ export class DurableWatermark {
     this.failWaiters(new Error('log closed'));
   }
 
+  /**
+   * Resolves once no sync is running. The log's close awaits it before closing the LMDB env: an
+   * env-wide sync runs on a libuv pool thread against the env, and closing the env under it killed
+   * the process (seen as a vitest worker exiting mid-file in engine/log/embedded.test.ts).
+   */
+  idle(): Promise<void> {
+    return this.inFlight ?? Promise.resolve();
+  }
+
   private failWaiters(error: unknown, areas?: readonly string[]): void {
     for (const area of areas ?? [...this.waiters.keys()]) {
       for (const w of this.waiters.get(area) ?? []) w.reject(error);
@@ -83,8 +94,12 @@ export class DurableWatermark {
     const batch = [...this.requested];
     this.requested.clear();
     this.syncing = true;
+    let finished!: () => void;
+    this.inFlight = new Promise<void>((resolve) => (finished = resolve));
     this.sync((error) => {
       this.syncing = false;
+      this.inFlight = undefined;
+      finished();
       if (this.closed) return;
       if (error) {
         // Nothing is marked durable; the next tail poll asks again, waiting readers fail.

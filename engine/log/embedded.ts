@@ -221,6 +221,7 @@ export class EmbeddedLog implements AreaLog {
     this.durable.close();
     if (!this.opened) return;
     await this.sweeping?.catch(() => {});
+    await this.durable.idle();
     await this.env.close();
   }
 
