@@ -27,7 +27,7 @@ export interface WorkerInit {
   /**
    * Destination addresses, round-robin over this worker's sockets: every loopback destination has
    * its own ~28K ephemeral ports (the kernel picks the source port per destination), of which
-   * ~14K are cheap to find (see README "Addressing"): keep a destination under ~12,000 sockets.
+   * ~14K are cheap to find (see README "Addressing"): run-target.ts keeps each under PER_DESTINATION (cli.ts).
    */
   readonly hosts: readonly string[];
   readonly port: number;
