@@ -84,7 +84,7 @@ describe('parseConfig', () => {
       mqtt: { inflightWindow: 32, sessionExpiryMaxSeconds: 604_800, keepaliveMaxSeconds: 900 },
       log: {
         kind: 'embedded',
-        pulsar: { namespace: 'public/default', deadLetterSuffix: '-DLQ', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 600_000, catchUpIdleMs: 300 },
+        pulsar: { client: 'auto', namespace: 'public/default', deadLetterSuffix: '-DLQ', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 600_000, catchUpIdleMs: 300 },
       },
     });
     expect(Object.isFrozen(cfg().limits)).toBe(true);
@@ -104,7 +104,7 @@ describe('parseConfig', () => {
         expect(found.includes(n) || found.includes(n * 1000), `--${o.flag} not wired`).toBe(true);
       });
     }
-    const full = cfg(['--auth-hs-secret', SECRET, '--auth-public-key-file', pemFile, '--pulsar-url', 'pulsar://b:6650', '--pulsar-token-file', junkFile, '--pulsar-tls-trust-certs-file', pemFile]);
+    const full = cfg(['--auth-hs-secret', SECRET, '--auth-public-key-file', pemFile, '--pulsar-url', 'pulsar://b:6650', '--pulsar-web-url', 'http://b:8081', '--pulsar-token-file', junkFile, '--pulsar-tls-trust-certs-file', pemFile]);
     const withToken = cfg(['--pulsar-token', 'tok']);
     expect(withToken.log.pulsar.token).toBe('tok');
     expect(leaves(full).size + 1).toBe(OPTIONS.length); // --pulsar-token and --pulsar-token-file are exclusive
@@ -176,17 +176,24 @@ describe('log selection (--log, --pulsar-*)', () => {
     const viaFlags = cfg(['--log', 'pulsar', '--pulsar-url', 'pulsar+ssl://broker:6651', '--pulsar-namespace', 'city/alerts', '--pulsar-dead-letter-suffix=-dead', '--pulsar-checkpoint-seconds', '60']);
     expect(viaFlags.log).toEqual({
       kind: 'pulsar',
-      pulsar: { url: 'pulsar+ssl://broker:6651', namespace: 'city/alerts', deadLetterSuffix: '-dead', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 60_000, catchUpIdleMs: 300 },
+      pulsar: { url: 'pulsar+ssl://broker:6651', webUrl: 'https://broker:8443', client: 'auto', namespace: 'city/alerts', deadLetterSuffix: '-dead', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 60_000, catchUpIdleMs: 300 },
     });
     const viaEnv = cfg([], { LOG_KIND: 'pulsar', PULSAR_URL: 'pulsar://b:6650,c:6650', PULSAR_NAMESPACE: 't/n', PULSAR_TOKEN_FILE: junkFile, PULSAR_TLS_TRUST_CERTS_FILE: pemFile, PULSAR_SEND_TIMEOUT_MS: '500' });
     expect(viaEnv.log).toMatchObject({ kind: 'pulsar', pulsar: { url: 'pulsar://b:6650,c:6650', namespace: 't/n', tokenFile: junkFile, tlsTrustCertsFile: pemFile, sendTimeoutMs: 500 } });
     expect(cfg(['--log', 'embedded'], { LOG_KIND: 'pulsar' }).log.kind).toBe('embedded');
     expect(cfg([], { PULSAR_URL: 'pulsar://b:6650' }).log).toMatchObject({ kind: 'embedded', pulsar: { url: 'pulsar://b:6650' } });
+    // The web service (admin + WebSocket API): given, or derived from the service URL.
+    expect(viaEnv.log.pulsar.webUrl).toBe('http://b:8080');
+    expect(cfg(['--pulsar-url', 'http://lookup:8081/']).log.pulsar.webUrl).toBe('http://lookup:8081');
+    expect(cfg(['--log', 'pulsar', '--pulsar-web-url', 'http://b:8081', '--pulsar-client', 'websocket']).log.pulsar).toMatchObject({ webUrl: 'http://b:8081', client: 'websocket' });
+    expect(cfg([], { PULSAR_URL: 'pulsar://b:6650', PULSAR_WEB_URL: 'https://b:9443', PULSAR_CLIENT: 'native' }).log.pulsar).toMatchObject({ webUrl: 'https://b:9443', client: 'native' });
   });
 
   it('invalid pulsar settings name the flag or variable and why', () => {
     badRequest(['--log', 'kafka'], {}, /^--log: "kafka" must be embedded or pulsar/);
-    badRequest(['--log', 'pulsar'], {}, /--log pulsar needs --pulsar-url \(PULSAR_URL\)/);
+    badRequest(['--log', 'pulsar'], {}, /--log pulsar needs --pulsar-url \(PULSAR_URL\).* or --pulsar-web-url \(PULSAR_WEB_URL\)/);
+    badRequest(['--pulsar-client', 'java'], {}, /^--pulsar-client: "java" must be native, websocket or auto/);
+    badRequest(['--pulsar-web-url', 'pulsar://b:6650'], {}, /^--pulsar-web-url: "pulsar:\/\/b:6650" is not the broker's web service URL/);
     badRequest([], { LOG_KIND: 'pulsar' }, /needs --pulsar-url/);
     badRequest(['--pulsar-url', 'localhost:6650'], {}, /^--pulsar-url: "localhost:6650" is not a Pulsar service URL/);
     badRequest([], { PULSAR_NAMESPACE: 'just-one' }, /^PULSAR_NAMESPACE: "just-one" is not a Pulsar namespace/);

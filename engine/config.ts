@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { EngineConfig } from './config.types.ts';
+import type { EngineConfig, PulsarConfig } from './config.types.ts';
 import { EngineError } from './errors.ts';
 import { MIN_HS_SECRET_BYTES } from './auth/jwt.ts';
 import { parseNamespace, validateDeadLetterSuffix } from './log/pulsar/topic-names.ts';
 
-type Kind = 'string' | 'int' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix';
+type Kind = 'string' | 'int' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix';
 
 interface OptionSpec {
   readonly flag: string;
@@ -63,8 +63,10 @@ export const OPTIONS = [
   { flag: 'mqtt-inflight-window', env: 'MQTT_INFLIGHT_WINDOW', kind: 'int', def: '32', min: 1, max: 65535, meaning: 'MQTT QoS 1 messages in flight per connection (3.1.1; for 5.0 the lower of this and the client Receive Maximum); the rest waits in the area ring' },
   { flag: 'mqtt-session-expiry-max-seconds', env: 'MQTT_SESSION_EXPIRY_MAX_SECONDS', kind: 'int', def: '604800', min: 0, meaning: 'longest MQTT session expiry granted; 3.1.1 clean-session=0 sessions get exactly this' },
   { flag: 'mqtt-keepalive-max-seconds', env: 'MQTT_KEEPALIVE_MAX_SECONDS', kind: 'int', def: '900', min: 1, max: 65535, meaning: 'longest MQTT keepalive accepted (0 or longer becomes this); a client silent for 1.5x its keepalive is closed' },
-  { flag: 'log', env: 'LOG_KIND', kind: 'logKind', def: 'embedded', meaning: 'where messages live: embedded (LMDB in --data-dir) or pulsar (needs --pulsar-url and the native pulsar-client)' },
-  { flag: 'pulsar-url', env: 'PULSAR_URL', kind: 'pulsarUrl', meaning: 'Pulsar service URL (pulsar://host:6650, pulsar+ssl://host:6651, http(s)://...); required with --log pulsar' },
+  { flag: 'log', env: 'LOG_KIND', kind: 'logKind', def: 'embedded', meaning: 'where messages live: embedded (LMDB in --data-dir) or pulsar (needs --pulsar-url or --pulsar-web-url)' },
+  { flag: 'pulsar-url', env: 'PULSAR_URL', kind: 'pulsarUrl', meaning: 'Pulsar service URL (pulsar://host:6650, pulsar+ssl://host:6651, http(s)://...) for the native client' },
+  { flag: 'pulsar-web-url', env: 'PULSAR_WEB_URL', kind: 'pulsarWebUrl', meaning: "the broker's web service (admin + WebSocket API), http(s)://host:port; default: --pulsar-url if it is http(s)://, else its host on 8080 (8443 for pulsar+ssl)" },
+  { flag: 'pulsar-client', env: 'PULSAR_CLIENT', kind: 'pulsarClient', def: 'auto', meaning: "native (pulsar-client, needs libpulsar), websocket (Pulsar's WebSocket API, nothing native) or auto (native when it loads, else websocket)" },
   { flag: 'pulsar-namespace', env: 'PULSAR_NAMESPACE', kind: 'pulsarNamespace', def: 'public/default', meaning: 'tenant/namespace of the area topics persistent://{tenant}/{namespace}/area-{area}' },
   { flag: 'pulsar-token', env: 'PULSAR_TOKEN', kind: 'token', meaning: 'Pulsar authentication token (JWT) (prefer the env var or --pulsar-token-file: flags are visible in ps)' },
   { flag: 'pulsar-token-file', env: 'PULSAR_TOKEN_FILE', kind: 'file', meaning: 'file holding the Pulsar token, re-read when the client needs one (rotation)' },
@@ -171,15 +173,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: E
 function logConfig(str: (f: Flag) => string, num: (f: Flag) => number, opt: (f: Flag) => string | undefined): EngineConfig['log'] {
   const kind = str('log') as EngineConfig['log']['kind'];
   const url = opt('pulsar-url');
+  const webUrl = opt('pulsar-web-url') ?? (url !== undefined ? defaultWebUrl(url) : undefined);
   const token = opt('pulsar-token');
   const tokenFile = opt('pulsar-token-file');
   const tlsTrustCertsFile = opt('pulsar-tls-trust-certs-file');
-  if (kind === 'pulsar' && url === undefined) throw new EngineError('bad_request', '--log pulsar needs --pulsar-url (PULSAR_URL), e.g. pulsar://localhost:6650');
+  if (kind === 'pulsar' && url === undefined && webUrl === undefined) throw new EngineError('bad_request', '--log pulsar needs --pulsar-url (PULSAR_URL), e.g. pulsar://localhost:6650, or --pulsar-web-url (PULSAR_WEB_URL), e.g. http://localhost:8080');
   if (token !== undefined && tokenFile !== undefined) throw new EngineError('bad_request', 'set --pulsar-token (PULSAR_TOKEN) or --pulsar-token-file (PULSAR_TOKEN_FILE), not both');
   return {
     kind,
     pulsar: {
       ...(url !== undefined && { url }),
+      ...(webUrl !== undefined && { webUrl }),
+      client: str('pulsar-client') as PulsarConfig['client'],
       namespace: str('pulsar-namespace'),
       ...(token !== undefined && { token }),
       ...(tokenFile !== undefined && { tokenFile }),
@@ -191,6 +196,19 @@ function logConfig(str: (f: Flag) => string, num: (f: Flag) => number, opt: (f: 
       catchUpIdleMs: num('pulsar-catchup-idle-ms'),
     },
   };
+}
+
+/**
+ * The web service (admin + WebSocket API) of a broker given by its service URL: an http(s) lookup
+ * URL is the web service itself; for pulsar:// and pulsar+ssl:// it is Pulsar's default web port on
+ * the first host (8080, TLS 8443).
+ */
+export function defaultWebUrl(serviceUrl: string): string {
+  const m = /^(pulsar|pulsar\+ssl|http|https):\/\/([^,/]+)/.exec(serviceUrl);
+  if (!m) throw new EngineError('bad_request', `"${serviceUrl}" is not a Pulsar service URL`);
+  if (m[1] === 'http' || m[1] === 'https') return `${m[1]}://${m[2]}`;
+  const host = m[2]!.replace(/:\d+$/, '');
+  return m[1] === 'pulsar' ? `http://${host}:8080` : `https://${host}:8443`;
 }
 
 function parseFlags(argv: string[]) {
@@ -231,6 +249,12 @@ function convert(o: OptionSpec, value: string, source: string): string | number 
       return value;
     case 'pulsarUrl':
       if (!/^(pulsar|pulsar\+ssl|http|https):\/\/[^\s/]+/.test(value)) throw bad(`"${value}" is not a Pulsar service URL (pulsar://host:6650, pulsar+ssl://host:6651, http(s)://host:8080)`);
+      return value;
+    case 'pulsarWebUrl':
+      if (!/^https?:\/\/[^\s/,]+\/?$/.test(value)) throw bad(`"${value}" is not the broker's web service URL (http(s)://host:port)`);
+      return value.replace(/\/$/, '');
+    case 'pulsarClient':
+      if (value !== 'native' && value !== 'websocket' && value !== 'auto') throw bad(`"${value}" must be native, websocket or auto`);
       return value;
     case 'pulsarNamespace':
       try {

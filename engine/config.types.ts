@@ -64,8 +64,12 @@ export interface EngineConfig {
 
 /** Settings of the Pulsar log (used when `log.kind` is 'pulsar'). */
 export interface PulsarConfig {
-  /** Service URL: pulsar://host:6650, pulsar+ssl://..., or an http(s) lookup URL. Required for 'pulsar'. */
+  /** Service URL: pulsar://host:6650, pulsar+ssl://..., or an http(s) lookup URL (the native client). */
   readonly url?: string;
+  /** The broker's web service, http(s)://host:port: admin API and WebSocket API (the websocket client). */
+  readonly webUrl?: string;
+  /** Which client: native (libpulsar), websocket, or auto (native when it loads). */
+  readonly client: 'native' | 'websocket' | 'auto';
   /** `tenant/namespace` of the area topics. */
   readonly namespace: string;
   /** Token for AuthenticationToken (JWT); exclusive with tokenFile. */

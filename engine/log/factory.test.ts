@@ -1,8 +1,9 @@
 /**
  * createLog picks the implementation from the configuration; pulsar-client is imported only for
  * `--log pulsar`, and where its native library is missing (as on these machines: the package is
- * installed without its install script) the error names libpulsar / pulsar-client-cpp and how to
- * install it, while the embedded log keeps working.
+ * installed without its install script) `--pulsar-client native` fails with an error that names
+ * libpulsar / pulsar-client-cpp and how to install it, while `auto` (the default) goes on with
+ * Pulsar's WebSocket API and says why.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +17,7 @@ import { EngineError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { EmbeddedLog } from './embedded.ts';
 import { createLog } from './factory.ts';
-import { INSTALL_HINT, loadPulsarClient } from './pulsar/loader.ts';
+import { INSTALL_HINT, loadClient, loadPulsarClient } from './pulsar/loader.ts';
 import { PulsarLog } from './pulsar/pulsar-log.ts';
 import { FakeBroker } from './pulsar/testing/fake-broker.ts';
 import { fakePulsarModule } from './pulsar/testing/fake-client.ts';
@@ -78,9 +79,41 @@ describe('loadPulsarClient', () => {
     expect(err.message).toMatch(/does not export Client\/MessageId/);
   });
 
-  it('accepts the CommonJS module as ESM import() returns it (under default)', async () => {
-    const mod = fakePulsarModule(new FakeBroker());
-    expect(await loadPulsarClient(() => Promise.resolve({ default: mod }))).toBe(mod);
+  it('accepts the CommonJS module as ESM import() returns it (under default) and hands it the translated config', async () => {
+    const made: unknown[] = [];
+    class Client {
+      constructor(config: unknown) {
+        made.push(config);
+      }
+    }
+    class AuthenticationToken {
+      constructor(readonly params: unknown) {}
+    }
+    const MessageId = { earliest: () => 'E', latest: () => 'L' };
+    const mod = await loadPulsarClient(() => Promise.resolve({ default: { Client, MessageId, AuthenticationToken } }));
+    expect(mod.kind).toBe('native');
+    mod.createClient({ serviceUrl: 'pulsar://b:6650', token: 'tok', tlsTrustCertsFile: '/ca.pem' });
+    expect(made[0]).toMatchObject({ serviceUrl: 'pulsar://b:6650', tlsTrustCertsFilePath: '/ca.pem', authentication: expect.any(AuthenticationToken) });
+    const auth = (made[0] as { authentication: AuthenticationToken }).authentication.params as { token: () => string };
+    expect(auth.token()).toBe('tok');
+  });
+});
+
+describe('loadClient (--pulsar-client)', () => {
+  const missing = (): Promise<unknown> => Promise.reject(Object.assign(new Error('libpulsar.so.4: cannot open shared object file'), { code: 'ERR_DLOPEN_FAILED' }));
+  it('auto: the WebSocket client when the native one cannot load, and says why', async () => {
+    const c = await loadClient('auto', missing);
+    expect(c.kind).toBe('websocket');
+    expect(c.module.kind).toBe('websocket');
+    expect(c.reason).toMatch(/native client is not available .*libpulsar\.so\.4.*WebSocket API/);
+  });
+  it('native: the loader error, not a fallback', async () => {
+    const err = await failure(loadClient('native', missing));
+    expect(err.message).toMatch(/libpulsar/);
+  });
+  it('websocket: never imports pulsar-client', async () => {
+    const c = await loadClient('websocket', () => Promise.reject(new Error('must not import')));
+    expect(c.kind).toBe('websocket');
   });
 });
 
@@ -102,9 +135,20 @@ describe('createLog', () => {
     expect(loaded).toBe(false);
   });
 
-  it.skipIf(bindingInstalled)('fails for --log pulsar with the loader error when the native library is missing', async () => {
-    const err = await failure(createLog(config(['--log', 'pulsar', '--pulsar-url', 'pulsar://localhost:6650']), logger));
+  it.skipIf(bindingInstalled)('fails for --log pulsar --pulsar-client native with the loader error when the native library is missing', async () => {
+    const err = await failure(createLog(config(['--log', 'pulsar', '--pulsar-url', 'pulsar://localhost:6650', '--pulsar-client', 'native']), logger));
     expect(err.message).toMatch(/libpulsar/);
+  });
+
+  it.skipIf(bindingInstalled)('auto (the default): a PulsarLog on the WebSocket client, said in one log line', async () => {
+    const lines: string[] = [];
+    const recording = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const log = await createLog(config(['--log', 'pulsar', '--pulsar-url', 'pulsar://broker.invalid:6650']), recording);
+    expect(log).toBeInstanceOf(PulsarLog);
+    const said = lines.map((l) => JSON.parse(l) as { msg: string; pulsarClient?: string; serviceUrl?: string; reason?: string }).filter((l) => l.msg.startsWith('Pulsar client'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatchObject({ pulsarClient: 'websocket', serviceUrl: 'http://broker.invalid:8080' });
+    expect(said[0]!.reason).toMatch(/native client is not available/);
   });
 
   it('builds a PulsarLog from the flags (on the double)', async () => {

@@ -1,24 +1,23 @@
 /**
  * The one place that turns the configuration into a concrete AreaLog (server.ts calls it; nothing
- * else names an implementation). pulsar-client is imported only on the `pulsar` branch, through
- * ./pulsar/loader.ts; when its native library is missing that branch fails with an error naming
- * it, and the embedded log keeps working.
+ * else names an implementation). The Pulsar client is chosen on the `pulsar` branch only
+ * (`--pulsar-client`, ./pulsar/loader.ts): the native pulsar-client is imported only there, and
+ * when its library is missing `auto` goes on with Pulsar's WebSocket API (said in one log line).
  */
 import { readFileSync } from 'node:fs';
-import type { ClientConfig, LogLevel } from 'pulsar-client';
 import type { EngineConfig } from '../config.types.ts';
 import type { Logger } from '../logger.ts';
 import { EmbeddedLog } from './embedded.ts';
-import { loadPulsarClient } from './pulsar/loader.ts';
-import type { PulsarModule } from './pulsar/options.ts';
+import type { ClientConfig, PulsarModule } from './pulsar/client-api.ts';
+import { loadClient, type LoadedClient } from './pulsar/loader.ts';
 import { PulsarLog } from './pulsar/pulsar-log.ts';
 import type { AreaLog } from './types.ts';
 
 export interface LogHooks {
   /** A message the log could not decode went to the dead-letter topic (metric hook). */
   readonly onDeadLetter?: (area: string, reason: string) => void;
-  /** Loads pulsar-client (tests inject a double or a failing loader). */
-  readonly loadPulsar?: () => Promise<PulsarModule>;
+  /** Picks the Pulsar client (tests inject a double or a failing loader). */
+  readonly loadPulsar?: () => Promise<LoadedClient | PulsarModule>;
 }
 
 export async function createLog(config: EngineConfig, logger: Logger, hooks: LogHooks = {}): Promise<AreaLog> {
@@ -34,25 +33,24 @@ export async function createLog(config: EngineConfig, logger: Logger, hooks: Log
       onError,
     });
   }
-  const pulsar = await (hooks.loadPulsar ?? loadPulsarClient)();
   const p = config.log.pulsar;
-  if (p.url === undefined) throw new Error('log.kind pulsar without log.pulsar.url');
+  const loaded = await (hooks.loadPulsar ?? (() => loadClient(p.client)))();
+  const pulsar = 'module' in loaded ? loaded.module : loaded;
+  const serviceUrl = pulsar.kind === 'websocket' ? p.webUrl : (p.url ?? p.webUrl);
+  if (serviceUrl === undefined) throw new Error('log.kind pulsar without a Pulsar URL');
+  logger.info({ pulsarClient: pulsar.kind, serviceUrl, ...('reason' in loaded && { reason: loaded.reason }) }, `Pulsar client: ${pulsar.kind}`);
   const tokenFile = p.tokenFile;
   const token = tokenFile !== undefined ? () => readFileSync(tokenFile, 'utf8').trim() : p.token;
-  const clientLogger = logger.child({ component: 'pulsar-client' });
+  const clientLogger = logger.child({ component: `pulsar-client-${pulsar.kind}` });
   const client: ClientConfig = {
-    serviceUrl: p.url,
-    operationTimeoutSeconds: 30,
-    // Listeners of different readers run on these threads (one reader stays on one thread, in order).
-    messageListenerThreads: 4,
-    ...(token !== undefined && { authentication: new pulsar.AuthenticationToken({ token }) }),
-    ...(p.tlsTrustCertsFile !== undefined && { tlsTrustCertsFilePath: p.tlsTrustCertsFile }),
-    log: (level: LogLevel, file: string, line: number, message: string) => {
-      const entry = { file, line };
-      // LogLevel: DEBUG 0, INFO 1, WARN 2, ERROR 3. The C++ client is chatty at INFO.
-      if (level >= 3) clientLogger.error(entry, message);
-      else if (level === 2) clientLogger.warn(entry, message);
-      else clientLogger.debug(entry, message);
+    serviceUrl,
+    ...(token !== undefined && { token }),
+    ...(p.tlsTrustCertsFile !== undefined && { tlsTrustCertsFile: p.tlsTrustCertsFile }),
+    // The C++ client is chatty at INFO: only warnings and errors are kept.
+    log: (level, message, fields) => {
+      if (level === 'error') clientLogger.error(fields ?? {}, message);
+      else if (level === 'warn') clientLogger.warn(fields ?? {}, message);
+      else clientLogger.debug(fields ?? {}, message);
     },
   };
   return new PulsarLog({

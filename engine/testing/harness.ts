@@ -5,8 +5,10 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseConfig } from '../config.ts';
+import { prepareNamespace } from '../log/pulsar/admin.ts';
+import { ENGINE_ROLE, realBroker } from '../log/pulsar/testing/broker.ts';
 import { createLogger } from '../logger.ts';
 import { startEngine, type Engine } from '../server.ts';
 import { HOST } from './child-engine.ts';
@@ -54,10 +56,31 @@ export interface TestEngine {
   connect(opts?: VehicleOptions): Promise<Vehicle>;
 }
 
+/**
+ * The log a test engine runs on: embedded (in its data dir), or with ABE_TEST_LOG=pulsar (the
+ * `pulsar` vitest project) the real broker, in a namespace named after the data dir, so an engine
+ * restarted on the same dir finds the same store. The namespace goes when the dir goes.
+ */
+async function logFlags(dir: string): Promise<{ flags: string[]; drop(): Promise<void> }> {
+  if (process.env.ABE_TEST_LOG !== 'pulsar') return { flags: [], drop: async () => {} };
+  const b = realBroker();
+  if (!b) throw new Error('ABE_TEST_LOG=pulsar needs a Pulsar broker (engine/testing/pulsar-setup.ts starts one)');
+  const namespace = `public/abe-e2e-${basename(dir).replace(/[^A-Za-z0-9-]/g, '').toLowerCase()}`;
+  await b.admin.put(`/admin/v2/namespaces/${namespace}`, {}).catch((e: unknown) => {
+    if ((e as { status?: number }).status !== 409) throw e; // 409: exists (a restart on the same dir)
+  });
+  await prepareNamespace(b.admin, namespace, ENGINE_ROLE);
+  return {
+    flags: ['--log', 'pulsar', '--pulsar-client', 'websocket', '--pulsar-web-url', b.webUrl, '--pulsar-token-file', b.engineTokenFile, '--pulsar-namespace', namespace],
+    drop: () => b.admin.delete(`/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => console.warn(`could not delete ${namespace}:`, e)),
+  };
+}
+
 /** Starts the real engine in this process on port 0 with a fresh data dir and extra CLI flags. */
 export async function startTestEngine(flags: string[] = [], opts: { dir?: string; keepDir?: boolean } = {}): Promise<TestEngine> {
   const dir = opts.dir ?? (await tempDir());
-  const parsed = parseConfig(['--host', HOST, '--port', '0', '--mqtt-port', '0', '--data-dir', dir, '--max-connections', '1000', ...flags], {});
+  const log = await logFlags(dir);
+  const parsed = parseConfig(['--host', HOST, '--port', '0', '--mqtt-port', '0', '--data-dir', dir, '--max-connections', '1000', ...log.flags, ...flags], {});
   if (!('config' in parsed)) throw new Error('parseConfig returned help');
   const engine = await startEngine(parsed.config, createLogger('silent'));
   const base = `http://${HOST}:${engine.port}`;
@@ -80,7 +103,10 @@ export async function startTestEngine(flags: string[] = [], opts: { dir?: string
       stopped ??= (async () => {
         for (const v of vehicles) v.terminate();
         await engine.close();
-        if (opts.keepDir !== true) await rm(dir, { recursive: true, force: true });
+        if (opts.keepDir !== true) {
+          await rm(dir, { recursive: true, force: true });
+          await log.drop();
+        }
       })();
       return stopped;
     },

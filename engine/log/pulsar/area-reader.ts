@@ -15,7 +15,7 @@
  * Append: send a data message stamped with (producer name, abe-seq) and an anchor, then wait until
  * this reader numbers it: the offset comes from the log, so every process gives the same answer.
  */
-import type { Client, Message, MessageId } from 'pulsar-client';
+import type { Client, Message, MessageId } from './client-api.ts';
 import { EngineError } from '../../errors.ts';
 import type { AppendRequest, AppendResult, AreaState, LogRecord } from '../types.ts';
 import { AreaTails } from './area-tails.ts';

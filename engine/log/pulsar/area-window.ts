@@ -13,7 +13,7 @@
  * Such a record keeps its offset (offsets only count messages, so every reader agrees on them
  * whatever it decides about content) but is a tombstone: expired, empty, never delivered.
  */
-import type { MessageId } from 'pulsar-client';
+import type { MessageId } from './client-api.ts';
 import type { LogRecord, RetentionPolicy } from '../types.ts';
 import type { DataMessage } from './codec.ts';
 

@@ -15,7 +15,7 @@
  * - dead letter: the undecodable message, copied to the dead-letter topic with the reason.
  */
 import { randomBytes } from 'node:crypto';
-import type { Message, MessageId } from 'pulsar-client';
+import type { Message, MessageId } from './client-api.ts';
 import { EngineError } from '../../errors.ts';
 import type { AppendRequest } from '../types.ts';
 import type { AreaReader } from './area-reader.ts';
@@ -44,7 +44,7 @@ export class AreaWriter {
   sendData(req: AppendRequest, register: (seq: number) => void): Promise<MessageId> {
     return this.a.d.producers.send(this.a.d.topic, (seq) => {
       register(seq);
-      return dataMessage(req, seq, this.a.anchor());
+      return dataMessage(req, this.a.d.options.producerName, seq, this.a.anchor());
     });
   }
 

@@ -7,7 +7,8 @@
  *   abe-time          accept time (ms)    abe-fence      random id (fence)
  *   abe-expires-at    ms, absent = never   abe-anchor, abe-anchor-count, abe-epoch (checkpoint, genesis)
  *   abe-idempotency-key                    
- *   abe-seq           engine producer sequence (with the broker-stamped producer name)
+ *   abe-seq, abe-producer  engine producer sequence and name (the WebSocket API does not say
+ *                     who produced a message, so the name travels as a property)
  *   abe-anchor/-count/abe-epoch  "message ledger:entry:batch had count N in epoch E"
  *
  * A message from any other producer is a data message too: content type `abe-content-type` or
@@ -17,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { unpack } from 'msgpackr';
-import type { Message, ProducerMessage } from 'pulsar-client';
+import type { Message, ProducerMessage } from './client-api.ts';
 import type { AppendRequest, ContentType } from '../types.ts';
 import { parseIdKey } from './message-id.ts';
 
@@ -29,6 +30,7 @@ export const PROP = {
   expiresAt: 'abe-expires-at',
   idempotencyKey: 'abe-idempotency-key',
   seq: 'abe-seq',
+  producer: 'abe-producer',
   anchor: 'abe-anchor',
   anchorCount: 'abe-anchor-count',
   epoch: 'abe-epoch',
@@ -117,7 +119,7 @@ export function decodeMessage(msg: Message): Decoded {
   const anchor = anchorOf(props);
   const base = {
     kind: 'data' as const,
-    producer: msg.getProducerName(),
+    producer: props[PROP.producer] ?? msg.getProducerName(),
     ...(seq !== undefined ? { seq } : {}),
     ...(anchor ? { anchor } : {}),
     ...(props[PROP.idempotencyKey] ? { idempotencyKey: props[PROP.idempotencyKey] } : {}),
@@ -152,11 +154,12 @@ export function decodeMessage(msg: Message): Decoded {
   return { ...base, time, expiresAt, contentType: ct as ContentType, payload };
 }
 
-export function dataMessage(req: AppendRequest, seq: number, anchor: Anchor | undefined): ProducerMessage {
+export function dataMessage(req: AppendRequest, producer: string, seq: number, anchor: Anchor | undefined): ProducerMessage {
   const properties: Record<string, string> = {
     [PROP.contentType]: req.contentType,
     [PROP.time]: String(req.time),
     [PROP.seq]: String(seq),
+    [PROP.producer]: producer,
     ...anchorProps(anchor),
   };
   if (req.expiresAt !== 0) properties[PROP.expiresAt] = String(req.expiresAt);

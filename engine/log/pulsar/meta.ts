@@ -18,7 +18,7 @@
  * The meta topic must keep its records: give it infinite retention (README, "Pulsar").
  */
 import { randomBytes } from 'node:crypto';
-import type { Client, Producer } from 'pulsar-client';
+import type { Client, Producer } from './client-api.ts';
 import { EngineError } from '../../errors.ts';
 import type { PulsarModule } from './options.ts';
 import { TailingReader } from './tailing-reader.ts';

@@ -1,17 +1,12 @@
 /**
- * What PulsarLog needs: the pulsar-client module (loaded lazily by ./loader.ts, or the test double
- * of ./testing/), the client configuration, and the engine's policies. Types come from
- * pulsar-client's shipped index.d.ts (`import type` only: nothing is loaded by importing this).
+ * What PulsarLog needs: a Pulsar client module behind the narrow interface of ./client-api.ts
+ * (native, WebSocket, or the test double; picked by ./loader.ts), the client configuration, and
+ * the engine's policies.
  */
-import type { AuthenticationToken, Client, ClientConfig, MessageId } from 'pulsar-client';
 import type { RetentionPolicy } from '../types.ts';
+import type { ClientConfig, PulsarModule } from './client-api.ts';
 
-/** The slice of the pulsar-client module the log uses. */
-export interface PulsarModule {
-  readonly Client: new (config: ClientConfig) => Client;
-  readonly MessageId: { earliest(): MessageId; latest(): MessageId };
-  readonly AuthenticationToken: new (params: { token: string | (() => string) | (() => Promise<string>) }) => AuthenticationToken;
-}
+export type { PulsarModule } from './client-api.ts';
 
 export interface PulsarLogOptions {
   readonly pulsar: PulsarModule;

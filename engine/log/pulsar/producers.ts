@@ -11,7 +11,7 @@
  * with log_unavailable, `anyFailing` is true (the log reports unhealthy: /readyz 503, publishes
  * 503) and a probe re-creates it with jittered exponential backoff until it works.
  */
-import type { Client, MessageId, Producer, ProducerMessage } from 'pulsar-client';
+import type { Client, MessageId, Producer, ProducerMessage } from './client-api.ts';
 import { EngineError } from '../../errors.ts';
 import { backoffDelay } from './options.ts';
 

@@ -1,20 +1,21 @@
 /**
- * The ONE log contract suite against a real Pulsar broker. Runs only when PULSAR_URL is set (and
- * pulsar-client's native binding is installed); each test gets its own namespace through the admin
- * REST API (PULSAR_ADMIN_URL, default http://<host of PULSAR_URL>:8080). How to run it against
- * `pulsar standalone`: README, section "Pulsar".
+ * The ONE log contract suite against a real Apache Pulsar broker (`npm run pulsar -- start`; CI
+ * starts it in .ci/run and sets ABE_REQUIRE_PULSAR=1, so this never skips there), through Pulsar's
+ * WebSocket API: the client every machine here can run (libpulsar cannot load). Each test gets its
+ * own namespace through the admin API (./testing/broker.ts).
  */
 import { describe, it } from 'vitest';
 import { describeLogContract } from '../contract.ts';
+import { NO_BROKER_NOTICE, realBroker } from './testing/broker.ts';
 import { brokerFactory } from './testing/harness.ts';
 
-const url = process.env.PULSAR_URL;
+const broker = realBroker();
 
-if (url) {
-  describeLogContract(`PulsarLog on the broker at ${url}`, brokerFactory(url));
+if (broker) {
+  describeLogContract(`PulsarLog on the real broker at ${broker.webUrl} (WebSocket client)`, brokerFactory(broker));
 } else {
-  console.warn('[pulsar] PULSAR_URL is not set: the log contract against a real Pulsar broker is SKIPPED (README, "Pulsar": PULSAR_URL=pulsar://localhost:6650 npx vitest run engine/log/pulsar)');
-  describe.skip('AreaLog contract: PulsarLog on a real broker (skipped: set PULSAR_URL=pulsar://localhost:6650 to run it)', () => {
-    it('runs the contract suite against the broker at PULSAR_URL', () => {});
+  console.warn(`[pulsar] ${NO_BROKER_NOTICE}`);
+  describe.skip('AreaLog contract: PulsarLog on a real broker (skipped: no broker)', () => {
+    it('runs the contract suite against a real broker', () => {});
   });
 }

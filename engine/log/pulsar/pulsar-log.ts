@@ -4,12 +4,12 @@
  * (./producers.ts), the store epoch and area registry in the meta topic (./meta.ts). Design,
  * limits and the namespace settings it needs: README, section "Pulsar".
  *
- * pulsar-client is never imported here: the module comes in through options.pulsar (loaded by
- * ./loader.ts only when `--log pulsar` is configured, or the test double of ./testing/).
+ * No client library is imported here: the client module comes in through options.pulsar (native or
+ * WebSocket, picked by ./loader.ts when `--log pulsar` is configured, or the test double of ./testing/).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Client } from 'pulsar-client';
+import type { Client } from './client-api.ts';
 import { EngineError, isEngineError } from '../../errors.ts';
 import type { AppendRequest, AppendResult, AreaLog, AreaState, LogRecord, TailHandle, TailListener } from '../types.ts';
 import { AreaReader } from './area-reader.ts';
@@ -43,7 +43,7 @@ export class PulsarLog implements AreaLog {
   async open(): Promise<void> {
     if (this.opened || this.client) throw new Error('PulsarLog.open() called twice');
     const o = this.o;
-    this.client = new o.pulsar.Client(o.client);
+    this.client = o.pulsar.createClient(o.client);
     const common = { client: this.client, sendTimeoutMs: o.sendTimeoutMs, backoffMs: o.backoffMs, onError: o.onError };
     this.meta = new MetaStore({ ...common, pulsar: o.pulsar, topic: metaTopic(this.ns), producerName: o.producerName, catchUpIdleMs: o.catchUpIdleMs, readerStallMs: o.readerStallMs });
     this.producers = new ProducerPool({ ...common, producerName: o.producerName, producerIdleMs: o.producerIdleMs, now: o.now });

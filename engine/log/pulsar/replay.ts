@@ -7,7 +7,7 @@
  * The first data message must be the indexed one: if it is not, Pulsar has already removed it
  * (physical retention shorter than the engine's window) and the replay fails with ReplayGap.
  */
-import type { Client, Message } from 'pulsar-client';
+import type { Client, Message } from './client-api.ts';
 import type { LogRecord } from '../types.ts';
 import type { IndexEntry } from './area-window.ts';
 import { tombstone } from './area-window.ts';
@@ -42,7 +42,7 @@ export function replay(req: ReplayRequest): Promise<LogRecord[]> {
     // Anything at or before the start position is not ours (a client re-sending part of a batch).
     let last: IdParts | undefined = req.entry.startAfter ? decodeMessageId(req.entry.startAfter.serialize()) : undefined;
     let done = false;
-    let reader: { close(): Promise<null> } | undefined;
+    let reader: { close(): Promise<unknown> } | undefined;
     let timer: NodeJS.Timeout | undefined;
     const finish = (error?: Error): void => {
       if (done) return;

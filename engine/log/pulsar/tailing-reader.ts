@@ -12,7 +12,7 @@
  *   is dropped, so the owner never sees a duplicate or a gap (unless retention removed messages in
  *   the meantime: Pulsar then starts at the first retained one).
  */
-import type { Client, Message, MessageId, Reader } from 'pulsar-client';
+import type { Client, Message, MessageId, Reader } from './client-api.ts';
 import { compareIds, decodeMessageId, idKey, type IdParts } from './message-id.ts';
 import { backoffDelay, type PulsarModule } from './options.ts';
 

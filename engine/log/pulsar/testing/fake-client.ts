@@ -13,8 +13,11 @@
  *   after a reconnect it resumes after the last message it delivered. `hasNext()` works but is
  *   counted (the engine must never call it). No subscriptions: `subscribe()` is refused.
  */
-import type { Client, ClientConfig, Consumer, Message, MessageId, Producer, ProducerConfig, ProducerMessage, Reader, ReaderConfig } from 'pulsar-client';
-import type { PulsarModule } from '../options.ts';
+import type { Client, Consumer, Message, MessageId, Producer, ProducerConfig, ProducerMessage, Reader, ReaderConfig as PulsarClientReaderConfig } from 'pulsar-client';
+import type { ClientConfig, MessageId as AnyMessageId, PulsarModule } from '../client-api.ts';
+
+/** pulsar-client's ReaderConfig, with any MessageId that serializes (the narrow interface's) as start. */
+type ReaderConfig = Omit<PulsarClientReaderConfig, 'startMessageId'> & { startMessageId: AnyMessageId };
 import type { IdParts } from '../message-id.ts';
 import type { Connection, FakeBroker } from './fake-broker.ts';
 import { FakeMessage, FakeMessageId, partsOf } from './fake-message.ts';
@@ -273,7 +276,7 @@ class FakeReader implements Reader, Connection {
   }
 }
 
-export class FakeClient implements Client {
+export class FakeClient implements Omit<Client, 'createReader'> {
   private readonly owned = new Set<FakeProducer | FakeReader>();
   private closed = false;
 
@@ -300,7 +303,7 @@ export class FakeClient implements Client {
     return producer;
   }
 
-  subscribe(): Promise<Consumer> {
+  subscribe(_config?: unknown): Promise<Consumer> {
     this.broker.stats.subscribeCalls++;
     return Promise.reject(new Error('Failed to create consumer: the double does not model subscriptions (the engine reads with Readers only)'));
   }
@@ -346,16 +349,14 @@ export class FakeClient implements Client {
   }
 }
 
-class FakeAuthenticationToken {
-  constructor(readonly params: { token: string | (() => string) | (() => Promise<string>) }) {}
-}
+/**
+ * The client module as PulsarLog gets it (../client-api.ts), backed by `broker`. FakeClient keeps
+ * the rest of pulsar-client's API too (readNext, hasNext, seek, subscribe), so a test can see the
+ * engine never reaches for it.
+ */
+export type FakePulsarModule = Omit<PulsarModule, 'createClient'> & { createClient(config: ClientConfig): FakeClient };
 
-/** The pulsar-client module as the engine loads it, backed by `broker`. */
-export function fakePulsarModule(broker: FakeBroker): PulsarModule {
-  class BoundClient extends FakeClient {
-    constructor(config: ClientConfig) {
-      super(config, broker);
-    }
-  }
-  return { Client: BoundClient, MessageId: FakeMessageId, AuthenticationToken: FakeAuthenticationToken };
+export function fakePulsarModule(broker: FakeBroker): FakePulsarModule & PulsarModule {
+  const mod: FakePulsarModule = { kind: 'double', createClient: (config: ClientConfig) => new FakeClient(config, broker), MessageId: FakeMessageId };
+  return mod;
 }

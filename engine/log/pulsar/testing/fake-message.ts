@@ -103,6 +103,6 @@ export class FakeMessage implements Message {
   }
 }
 
-export function partsOf(id: MessageId): IdParts {
+export function partsOf(id: { serialize(): Buffer }): IdParts {
   return id instanceof FakeMessageId ? id.parts : decodeMessageId(id.serialize());
 }

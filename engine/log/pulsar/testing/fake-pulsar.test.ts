@@ -2,21 +2,21 @@
  * The in-memory double of pulsar-client must behave like Pulsar where the engine relies on it;
  * these tests pin the semantics the double claims (./fake-broker.ts, ./fake-client.ts).
  */
-import type { Client, Message, Producer } from 'pulsar-client';
+import type { Message, Producer } from 'pulsar-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBroker } from './fake-broker.ts';
-import { fakePulsarModule } from './fake-client.ts';
+import { fakePulsarModule, type FakeClient } from './fake-client.ts';
 import { FakeMessageId } from './fake-message.ts';
 
 const TOPIC = 'persistent://public/default/t';
-let client: Client;
+let client: FakeClient;
 afterEach(async () => {
   await client?.close();
 });
 
 function setup(options: ConstructorParameters<typeof FakeBroker>[0] = {}): FakeBroker {
   const broker = new FakeBroker(options);
-  client = new (fakePulsarModule(broker).Client)({ serviceUrl: 'pulsar://double:6650' });
+  client = fakePulsarModule(broker).createClient({ serviceUrl: 'pulsar://double:6650' });
   return broker;
 }
 
@@ -34,7 +34,7 @@ async function readAll(startMessageId = FakeMessageId.earliest(), max = 100): Pr
 const texts = (ms: Message[]) => ms.map((m) => m.getData().toString());
 const idOf = (m: Message) => (m.getMessageId() as FakeMessageId).parts;
 
-async function producer(extra: Partial<Parameters<Client['createProducer']>[0]> = {}): Promise<Producer> {
+async function producer(extra: Partial<Parameters<FakeClient['createProducer']>[0]> = {}): Promise<Producer> {
   return client.createProducer({ topic: TOPIC, batchingEnabled: false, ...extra });
 }
 

@@ -1,12 +1,12 @@
 /**
  * Test helpers for PulsarLog: contract-suite factories on the in-memory double (./fake-*.ts) and on
- * a real broker (PULSAR_URL), plus small utilities for the Pulsar-specific suites.
+ * a real broker (./broker.ts), plus small utilities for the Pulsar-specific suites.
  */
-import { randomBytes } from 'node:crypto';
 import { ManualClock, type LogFactory, type LogTestOptions } from '../../contract-support.ts';
 import type { AppendRequest } from '../../types.ts';
-import { loadPulsarClient } from '../loader.ts';
 import type { PulsarLogOptions, PulsarModule } from '../options.ts';
+import { websocketModule } from '../websocket/client.ts';
+import { testNamespace, type RealBroker } from './broker.ts';
 import { PulsarLog } from '../pulsar-log.ts';
 import { escapeArea } from '../topic-names.ts';
 import { FakeBroker, type FakeBrokerOptions } from './fake-broker.ts';
@@ -75,41 +75,43 @@ export function doubleFactory(setup: DoubleHarnessSetup = {}): LogFactory {
 }
 
 /**
- * Contract factory against a real broker: each test gets its own namespace `{tenant}/abe-test-<random>`
- * created through the admin REST API (PULSAR_ADMIN_URL, default http://<PULSAR_URL host>:8080) with
- * infinite retention, and deleted afterwards.
+ * Contract factory against a real broker (./broker.ts): each test gets its own namespace
+ * `public/abe-test-<random>`, set up as the engine needs (retention, deduplication, a grant for the
+ * engine's role) through the admin API, and deleted afterwards. The log connects with `module`
+ * (the WebSocket client here; the native one where libpulsar exists) and the engine role's token.
  */
-export function brokerFactory(serviceUrl: string): LogFactory {
-  const admin = process.env.PULSAR_ADMIN_URL ?? `http://${new URL(serviceUrl.replace(/^pulsar(\+ssl)?:/, 'http:')).hostname}:8080`;
-  const tenant = process.env.PULSAR_TEST_TENANT ?? 'public';
-  let pulsar: Promise<PulsarModule> | undefined;
+export function brokerFactory(b: RealBroker, module: PulsarModule = websocketModule): LogFactory {
+  const serviceUrl = module.kind === 'native' ? (b.serviceUrl ?? b.webUrl) : b.webUrl;
   return async () => {
-    pulsar ??= loadPulsarClient();
-    const mod = await pulsar;
-    const namespace = `${tenant}/abe-test-${randomBytes(4).toString('hex')}`;
-    await adminCall(admin, 'PUT', `/admin/v2/namespaces/${namespace}`, {});
-    await adminCall(admin, 'POST', `/admin/v2/namespaces/${namespace}/retention`, { retentionTimeInMinutes: -1, retentionSizeInMB: -1 });
-    await adminCall(admin, 'POST', `/admin/v2/namespaces/${namespace}/deduplication`, true);
+    const ns = await testNamespace(b);
     const clock = new ManualClock(Date.now());
-    const make = async (o: LogTestOptions = {}) =>
-      new PulsarLog(baseOptions(mod, { client: { serviceUrl }, namespace, catchUpIdleMs: 500, sendTimeoutMs: 10_000, now: () => clock.now(), ...withTestOptions(o) }));
+    const logs: PulsarLog[] = [];
+    const make = async (o: LogTestOptions = {}) => {
+      const log = new PulsarLog(
+        baseOptions(module, {
+          client: { serviceUrl, token: b.engineToken },
+          namespace: ns.namespace,
+          catchUpIdleMs: 300,
+          sendTimeoutMs: 10_000,
+          sweepMs: 0,
+          now: () => clock.now(),
+          ...withTestOptions(o),
+        }),
+      );
+      logs.push(log);
+      return log;
+    };
     return {
       clock,
       create: make,
       recreate: make,
       applyRetention: (log) => (log as PulsarLog).sweep(),
-      cleanup: () => adminCall(admin, 'DELETE', `/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => console.warn(`could not delete ${namespace}:`, e)),
+      cleanup: async () => {
+        for (const l of logs.splice(0)) await l.close().catch(() => {});
+        await ns.drop();
+      },
     };
   };
-}
-
-async function adminCall(base: string, method: string, path: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  if (!res.ok && res.status !== 409) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
 }
 
 export function req(text: string, extra: Partial<AppendRequest> = {}): AppendRequest {
@@ -119,11 +121,11 @@ export function req(text: string, extra: Partial<AppendRequest> = {}): AppendReq
 /** Several engine "processes" (PulsarLog instances) and foreign clients on one in-memory broker. */
 export interface DoubleCluster {
   readonly broker: FakeBroker;
-  readonly pulsar: PulsarModule;
+  readonly pulsar: ReturnType<typeof fakePulsarModule>;
   readonly sink: ErrorSink;
   open(extra?: Partial<PulsarLogOptions>): Promise<PulsarLog>;
   /** A client that is not the engine (any other service producing into area topics). */
-  foreignClient(): InstanceType<PulsarModule['Client']>;
+  foreignClient(): ReturnType<ReturnType<typeof fakePulsarModule>['createClient']>;
   topic(area: string): string;
   closeAll(): Promise<void>;
 }
@@ -134,7 +136,7 @@ export function doubleCluster(options: FakeBrokerOptions & { readonly deduplicat
   const pulsar = fakePulsarModule(broker);
   const sink = errorSink();
   const logs: PulsarLog[] = [];
-  const clients: { close(): Promise<null> }[] = [];
+  const clients: { close(): Promise<unknown> }[] = [];
   return {
     broker,
     pulsar,
@@ -146,7 +148,7 @@ export function doubleCluster(options: FakeBrokerOptions & { readonly deduplicat
       return log;
     },
     foreignClient() {
-      const c = new pulsar.Client({ serviceUrl: SERVICE_URL });
+      const c = pulsar.createClient({ serviceUrl: SERVICE_URL });
       clients.push(c);
       return c;
     },
