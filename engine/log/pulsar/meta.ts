@@ -61,8 +61,16 @@ export class MetaStore {
     });
   }
 
+  /**
+   * Opens the meta topic; this is also the log's check of its configuration, in the order Pulsar
+   * checks it: lookup (the namespace exists and the role may use it), consume (the reader), produce
+   * (the producer, made now so a role without produce is found at start, not at the first publish).
+   */
   async open(): Promise<void> {
+    const partitions = await this.o.client.getPartitionsForTopic(this.o.topic);
+    if (partitions.length !== 1) throw new EngineError('log_unavailable', `${this.o.topic} is a partitioned topic: the meta topic must be non-partitioned`);
     await this.reader.start();
+    await this.ensureProducer();
     await this.caughtUpP;
     if (this.epoch) return;
     const nonce = randomBytes(8).toString('hex');
@@ -100,15 +108,19 @@ export class MetaStore {
     this.producer = undefined;
   }
 
+  private async ensureProducer(): Promise<Producer> {
+    this.producer ??= await this.o.client.createProducer({
+      topic: this.o.topic,
+      producerName: `${this.o.producerName}-meta`,
+      batchingEnabled: false,
+      sendTimeoutMs: this.o.sendTimeoutMs,
+    });
+    return this.producer;
+  }
+
   private async write(record: MetaRecord): Promise<void> {
     try {
-      this.producer ??= await this.o.client.createProducer({
-        topic: this.o.topic,
-        producerName: `${this.o.producerName}-meta`,
-        batchingEnabled: false,
-        sendTimeoutMs: this.o.sendTimeoutMs,
-      });
-      await this.producer.send({ data: Buffer.from(JSON.stringify(record)) });
+      await (await this.ensureProducer()).send({ data: Buffer.from(JSON.stringify(record)) });
     } catch (error) {
       const p = this.producer;
       this.producer = undefined;

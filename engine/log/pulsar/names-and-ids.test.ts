@@ -33,11 +33,12 @@ describe('MessageIdData', () => {
     expect(parseIdKey('7:1')).toBeUndefined();
   });
 
-  it('exclusive start: a batch index excludes up to it, a whole-entry id excludes the entry', () => {
+  it('exclusive start: a batch index excludes up to it, an entry id excludes only a message stored whole there (as the real broker does)', () => {
     const start = FakeMessageId.of(7, 1, 0, 3).parts;
     expect(isAfterStart(FakeMessageId.of(7, 1, 0, 3).parts, start)).toBe(false);
     expect(isAfterStart(FakeMessageId.of(7, 1, 1, 3).parts, start)).toBe(true);
-    expect(isAfterStart(FakeMessageId.of(7, 1, 2, 3).parts, FakeMessageId.of(7, 1).parts)).toBe(false);
+    expect(isAfterStart(FakeMessageId.of(7, 1, 2, 3).parts, FakeMessageId.of(7, 1).parts)).toBe(true);
+    expect(isAfterStart(FakeMessageId.of(7, 1).parts, FakeMessageId.of(7, 1).parts)).toBe(false);
     expect(isAfterStart(FakeMessageId.of(8, 0).parts, FakeMessageId.of(7, 5).parts)).toBe(true);
     expect(isAfterStart(FakeMessageId.of(0, 0).parts, FakeMessageId.earliest().parts)).toBe(true);
   });

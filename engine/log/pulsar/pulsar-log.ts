@@ -14,9 +14,13 @@ import { EngineError, isEngineError } from '../../errors.ts';
 import type { AppendRequest, AppendResult, AreaLog, AreaState, LogRecord, TailHandle, TailListener } from '../types.ts';
 import { AreaReader } from './area-reader.ts';
 import { MetaStore } from './meta.ts';
+import { diagnose, type PulsarFailure } from './diagnose.ts';
 import { backoffDelay, resolveOptions, type PulsarLogOptions, type ResolvedPulsarLogOptions } from './options.ts';
 import { ProducerPool } from './producers.ts';
 import { areaTopic, deadLetterTopic, metaTopic, parseNamespace, validateDeadLetterSuffix, type PulsarNamespace } from './topic-names.ts';
+
+/** Retries of an open that found the broker unreachable: jittered, 0.5 s doubling to 5 s. */
+const OPEN_RETRY_MS = { initial: 500, max: 5000 };
 
 export class PulsarLog implements AreaLog {
   readonly kind = 'pulsar';
@@ -29,6 +33,9 @@ export class PulsarLog implements AreaLog {
   private readonly areaReaders = new Map<string, AreaReader>();
   private opened = false;
   private closed = false;
+  /** Why the log is not open yet (the broker was unreachable at open; retrying in the background). */
+  private notOpenBecause: string | undefined;
+  private openRetry: NodeJS.Timeout | undefined;
   private readersHealthy = true;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
@@ -40,25 +47,66 @@ export class PulsarLog implements AreaLog {
     validateDeadLetterSuffix(this.o.deadLetterSuffix);
   }
 
+  /**
+   * Connects and opens the meta topic. A configuration error (./diagnose.ts: wrong URL, token,
+   * tenant, namespace, missing grant) rejects with one clear sentence. An unreachable broker does
+   * not: the log opens not ready (healthy() false, calls fail with log_unavailable) and keeps trying
+   * in the background, so an engine started before its broker serves as soon as the broker comes.
+   */
   async open(): Promise<void> {
     if (this.opened || this.client) throw new Error('PulsarLog.open() called twice');
     const o = this.o;
     this.client = o.pulsar.createClient(o.client);
     const common = { client: this.client, sendTimeoutMs: o.sendTimeoutMs, backoffMs: o.backoffMs, onError: o.onError };
-    this.meta = new MetaStore({ ...common, pulsar: o.pulsar, topic: metaTopic(this.ns), producerName: o.producerName, catchUpIdleMs: o.catchUpIdleMs, readerStallMs: o.readerStallMs });
     this.producers = new ProducerPool({ ...common, producerName: o.producerName, producerIdleMs: o.producerIdleMs, now: o.now });
     this.deadLetters = new ProducerPool({ ...common, producerName: `${o.producerName}-dlq`, producerIdleMs: o.producerIdleMs, now: o.now });
-    try {
-      await this.meta.open();
-    } catch (error) {
+    const failure = await this.openMeta();
+    if (!failure) return;
+    if (failure.fatal) {
       await this.shutdown();
-      throw new EngineError('log_unavailable', `cannot open the Pulsar log at ${JSON.stringify(o.client.serviceUrl ?? '')} (${this.ns.tenant}/${this.ns.namespace}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new EngineError('log_unavailable', `cannot open the Pulsar log: ${failure.message}`);
     }
+    o.onError(new Error(failure.message), 'opening the Pulsar log: starting not ready, retrying in the background');
+    this.retryOpen(0);
+  }
+
+  /** One attempt at the meta topic; undefined when the log is open. */
+  private async openMeta(): Promise<PulsarFailure | undefined> {
+    const o = this.o;
+    const meta = new MetaStore({ client: this.client!, sendTimeoutMs: o.sendTimeoutMs, backoffMs: o.backoffMs, onError: o.onError, pulsar: o.pulsar, topic: metaTopic(this.ns), producerName: o.producerName, catchUpIdleMs: o.catchUpIdleMs, readerStallMs: o.readerStallMs });
+    try {
+      await meta.open();
+    } catch (error) {
+      await meta.close().catch(() => {});
+      const failure = diagnose(error, { url: o.client.serviceUrl, namespace: `${this.ns.tenant}/${this.ns.namespace}` });
+      this.notOpenBecause = failure.message;
+      return failure;
+    }
+    this.meta = meta;
     this.opened = true;
+    this.notOpenBecause = undefined;
     if (o.sweepMs > 0) {
       this.sweepTimer = setInterval(() => void this.sweep().catch((e: unknown) => o.onError(e, 'sweep')), o.sweepMs);
       this.sweepTimer.unref();
     }
+    return undefined;
+  }
+
+  private retryOpen(attempt: number): void {
+    this.openRetry = setTimeout(() => {
+      this.openRetry = undefined;
+      if (this.closed) return;
+      void this.openMeta().then((failure) => {
+        if (this.closed) return;
+        if (!failure) {
+          this.o.onError(new Error(`the Pulsar log is open after ${attempt + 1} retries`), 'opening the Pulsar log: recovered');
+          return;
+        }
+        if (attempt % 10 === 0 || failure.fatal) this.o.onError(new Error(failure.message), `opening the Pulsar log: still not open after ${attempt + 1} retries`);
+        this.retryOpen(attempt + 1);
+      });
+    }, backoffDelay(attempt, OPEN_RETRY_MS));
+    this.openRetry.unref();
   }
 
   /** The store's epoch (areas that were never reset share it). */
@@ -110,6 +158,7 @@ export class PulsarLog implements AreaLog {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.openRetry) clearTimeout(this.openRetry);
     await this.sweeping?.catch(() => {});
     await this.shutdown();
   }
@@ -118,7 +167,7 @@ export class PulsarLog implements AreaLog {
     const readers = [...this.areaReaders.values()];
     this.areaReaders.clear();
     await Promise.all(readers.map((a) => a.close()));
-    await Promise.all([this.producers?.closeAll(), this.deadLetters?.closeAll(), this.meta?.close()]);
+    await Promise.all([this.producers?.closeAll(), this.deadLetters?.closeAll(), this.opened ? this.meta.close() : undefined]);
     await this.client?.close().catch((e: unknown) => this.o.onError(e, 'closing the Pulsar client'));
   }
 
@@ -203,6 +252,8 @@ export class PulsarLog implements AreaLog {
 
   private assertOpen(): void {
     if (this.closed) throw new EngineError('log_unavailable', 'the log is closed');
-    if (!this.opened) throw new Error('PulsarLog used before open()');
+    if (this.opened) return;
+    if (this.notOpenBecause !== undefined) throw new EngineError('log_unavailable', `the Pulsar log is not open yet: ${this.notOpenBecause}`);
+    throw new Error('PulsarLog used before open()');
   }
 }

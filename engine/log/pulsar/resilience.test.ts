@@ -67,12 +67,19 @@ describe('broker outage', () => {
     expect(offsets(t.records)).toEqual([1, 2]);
   });
 
-  it('refuses to open while the broker is down, with the reason', async () => {
+  it('opens not ready while the broker is down, says why on every call, and opens by itself once it is back', async () => {
     c = doubleCluster();
     c.broker.stop();
-    const log = new PulsarLog(baseOptions(c.pulsar));
-    await rejectsUnavailable(log.open(), /cannot open the Pulsar log .*ConnectError/);
+    const log = new PulsarLog(baseOptions(c.pulsar, { onError: c.sink.onError }));
+    await log.open();
     expect(log.healthy()).toBe(false);
+    await rejectsUnavailable(log.append('o', req('x')), /Pulsar log is not open yet: Pulsar at .* is not reachable \(yet\).*ConnectError/);
+    await rejectsUnavailable(log.state('o'), /not open yet/);
+    expect(c.sink.errors.map((e) => e.where)).toContain('opening the Pulsar log: starting not ready, retrying in the background');
+    c.broker.start();
+    await waitUntil(() => log.healthy(), 'the background open', 10_000);
+    expect((await log.append('o', req('x'))).offset).toBe(1);
+    await log.close();
   });
 
   it('keeps a tail of an area that could not open and starts it once the broker is back', async () => {

@@ -13,7 +13,9 @@ export function handleHealthz(res: HttpResponse): void {
 
 export function handleReadyz(res: HttpResponse, readiness: Readiness): void {
   const r = readiness.ready();
-  sendJson(res, r.ok ? 200 : 503, JSON.stringify({ status: r.ok ? 'ready' : 'not ready', log: r.log, accepting: r.accepting }));
+  // Not ready says why with the code a publish would get: shutting_down, else log_unavailable.
+  const code = r.ok ? undefined : r.accepting ? 'log_unavailable' : 'shutting_down';
+  sendJson(res, r.ok ? 200 : 503, JSON.stringify({ status: r.ok ? 'ready' : 'not ready', ...(code && { code }), log: r.log, accepting: r.accepting }));
 }
 
 export function handleMetrics(res: HttpResponse, registry: Registry): void {

@@ -4,6 +4,7 @@
  */
 import { ManualClock, type LogFactory, type LogTestOptions } from '../../contract-support.ts';
 import type { AppendRequest } from '../../types.ts';
+import type { Client } from '../client-api.ts';
 import type { PulsarLogOptions, PulsarModule } from '../options.ts';
 import { websocketModule } from '../websocket/client.ts';
 import { testNamespace, type RealBroker } from './broker.ts';
@@ -156,6 +157,46 @@ export function doubleCluster(options: FakeBrokerOptions & { readonly deduplicat
     async closeAll() {
       for (const l of logs.splice(0)) await l.close().catch(() => {});
       for (const c of clients.splice(0)) await c.close().catch(() => {});
+    },
+  };
+}
+
+/** Several engine "processes" (PulsarLog instances) and foreign clients on the REAL broker, in a namespace of their own. */
+export interface RealCluster {
+  readonly namespace: string;
+  readonly sink: ErrorSink;
+  open(extra?: Partial<PulsarLogOptions>): Promise<PulsarLog>;
+  /** A client that is not the engine, with the engine role's token (produce + consume). */
+  foreignClient(): Client;
+  topic(area: string): string;
+  closeAll(): Promise<void>;
+}
+
+export async function realCluster(b: RealBroker, defaults: Partial<PulsarLogOptions> = {}): Promise<RealCluster> {
+  const ns = await testNamespace(b);
+  const sink = errorSink();
+  const logs: PulsarLog[] = [];
+  const clients: Client[] = [];
+  const client = { serviceUrl: b.webUrl, token: b.engineToken };
+  return {
+    namespace: ns.namespace,
+    sink,
+    async open(extra = {}) {
+      const log = new PulsarLog(baseOptions(websocketModule, { client, namespace: ns.namespace, catchUpIdleMs: 300, sendTimeoutMs: 10_000, onError: sink.onError, ...defaults, ...extra }));
+      logs.push(log);
+      await log.open();
+      return log;
+    },
+    foreignClient() {
+      const c = websocketModule.createClient(client);
+      clients.push(c);
+      return c;
+    },
+    topic: (area) => `persistent://${ns.namespace}/area-${escapeArea(area)}`,
+    async closeAll() {
+      for (const l of logs.splice(0)) await l.close().catch(() => {});
+      for (const c of clients.splice(0)) await c.close().catch(() => {});
+      await ns.drop();
     },
   };
 }
