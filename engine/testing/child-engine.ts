@@ -21,9 +21,19 @@ export interface ChildEngine {
   output(): string;
 }
 
+export interface SpawnOptions {
+  /** Listen address (default 127.0.0.1); anything else needs an auth key among the flags. */
+  readonly host?: string;
+  /** Run inside this network namespace (`ip netns exec`, which execs: the pid is the engine's). */
+  readonly netns?: string;
+}
+
 /** Spawns `node --import tsx engine/main.ts --port 0 --data-dir <dir> --log-level info` and waits for 'engine listening'. */
-export async function spawnEngine(dir: string, flags: string[] = []): Promise<ChildEngine> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'engine/main.ts', '--host', HOST, '--port', '0', '--mqtt-port', '0', '--data-dir', dir, '--log-level', 'info', ...flags], {
+export async function spawnEngine(dir: string, flags: string[] = [], opts: SpawnOptions = {}): Promise<ChildEngine> {
+  const host = opts.host ?? HOST;
+  const node = [process.execPath, '--import', 'tsx', 'engine/main.ts', '--host', host, '--port', '0', '--mqtt-port', '0', '--data-dir', dir, '--log-level', 'info', ...flags];
+  const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...node] : node;
+  const proc = spawn(cmd!, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PORT: '', HOST: '', DATA_DIR: '', LOG_LEVEL: '', WORKERS: '1' }, // one process unless a test passes --workers
@@ -61,8 +71,8 @@ export async function spawnEngine(dir: string, flags: string[] = []): Promise<Ch
   return {
     proc,
     port,
-    base: `http://${HOST}:${port}`,
-    wsUrl: `ws://${HOST}:${port}/v1/ws`,
+    base: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}/v1/ws`,
     exited,
     output: () => out,
   };

@@ -31,6 +31,8 @@ export interface StandaloneSpec {
   /** Instance name: its own config, data, logs and ports (tests that kill a broker run their own). */
   readonly name: string;
   readonly bindAddress: string;
+  /** The interface of bindAddress, where the bookie listens (default: lo for 127.0.0.1). */
+  readonly interface?: string;
   readonly brokerPort: number;
   readonly webPort: number;
   readonly bookiePort: number;
@@ -80,7 +82,7 @@ export function standaloneConf(spec: StandaloneSpec, paths: InstancePaths): stri
     ['clusterName', 'standalone', 'the cluster `bin/pulsar standalone` creates public/default in'],
     ['bindAddress', spec.bindAddress, 'never listen beyond the address asked for (loopback by default)'],
     ['advertisedAddress', spec.bindAddress, 'clients are told this address in lookups'],
-    ['listeningInterface', spec.bindAddress === '127.0.0.1' ? 'lo' : '', 'the bookie binds loopback too (its default is every interface)'],
+    ['listeningInterface', spec.interface ?? (spec.bindAddress === '127.0.0.1' ? 'lo' : ''), 'the bookie binds there too (its default is every interface)'],
     ['brokerServicePort', spec.brokerPort, 'binary protocol (the native client)'],
     ['webServicePort', spec.webPort, 'admin REST API and the WebSocket API'],
     ['webSocketServiceEnabled', true, 'the client path that needs no native library (/ws/v2/...)'],

@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { PulsarAdmin, prepareNamespace } from '../../engine/log/pulsar/admin.ts';
@@ -90,6 +90,15 @@ export function readInstance(name: string, root = cacheRoot()): Instance | undef
   const p = instancePaths(name, root);
   if (!existsSync(p.info)) return undefined;
   return JSON.parse(readFileSync(p.info, 'utf8')) as Instance;
+}
+
+/** Every instance that has a directory in the cache. */
+export function instanceNames(root = cacheRoot()): string[] {
+  try {
+    return readdirSync(join(root, 'instances'));
+  } catch {
+    return [];
+  }
 }
 
 export function isAlive(pid: number): boolean {

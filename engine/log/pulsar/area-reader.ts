@@ -99,6 +99,8 @@ export class AreaReader {
       pulsar: d.pulsar,
       topic: d.topic,
       receiverQueueSize: 500,
+      // The one reader of this area in this process, as the broker's topic stats name it.
+      readerName: `${o.producerName}-area`,
       catchUpIdleMs: o.catchUpIdleMs,
       readerStallMs: o.readerStallMs,
       backoffMs: o.backoffMs,

@@ -58,6 +58,8 @@ export interface ReaderConfig {
   /** Exclusive start (earliest(): the first retained message). */
   readonly startMessageId: MessageId;
   readonly receiverQueueSize?: number;
+  /** Shown as the consumer name in the broker's topic stats (who reads what). */
+  readonly readerName?: string;
   /** Called once per message, in topic order, never inside the caller's turn. */
   readonly listener: (message: Message, reader: Reader) => void;
 }

@@ -52,6 +52,7 @@ export class MetaStore {
       pulsar: o.pulsar,
       topic: o.topic,
       receiverQueueSize: 1000,
+      readerName: `${o.producerName}-meta`,
       catchUpIdleMs: o.catchUpIdleMs,
       readerStallMs: o.readerStallMs,
       backoffMs: o.backoffMs,

@@ -33,6 +33,7 @@ export function nativeModule(api: NativeApi): PulsarModule {
             topic: c.topic,
             startMessageId: c.startMessageId as PC.MessageId,
             ...(c.receiverQueueSize !== undefined && { receiverQueueSize: c.receiverQueueSize }),
+            ...(c.readerName !== undefined && { readerName: c.readerName }),
             listener: (message, reader) => c.listener(message, reader),
           }),
         createProducer: (c) => native.createProducer(c),

@@ -30,6 +30,8 @@ export interface TailingReaderOptions {
   readonly pulsar: PulsarModule;
   readonly topic: string;
   readonly receiverQueueSize: number;
+  /** Consumer name in the broker's topic stats. */
+  readonly readerName?: string;
   readonly catchUpIdleMs: number;
   readonly readerStallMs: number;
   readonly backoffMs: { readonly initial: number; readonly max: number };
@@ -115,6 +117,7 @@ export class TailingReader {
       topic: this.o.topic,
       startMessageId: this.lastId ?? this.o.pulsar.MessageId.earliest(),
       receiverQueueSize: this.o.receiverQueueSize,
+      ...(this.o.readerName !== undefined && { readerName: this.o.readerName }),
       listener: (message) => {
         if (gen === this.generation && !this.closed) this.deliver(message);
       },

@@ -25,7 +25,8 @@ export class WsReader implements Reader {
     this.start = config.startMessageId;
     const base = `${wsBase(endpoint.webServiceUrl)}/reader/${topicPath(config.topic)}`;
     const queue = Math.min(1000, Math.max(1, config.receiverQueueSize ?? 1000));
-    this.link = new Link(endpoint, () => `${base}?messageId=${encodeURIComponent(startParam(this.start))}&receiverQueueSize=${queue}&cryptoFailureAction=CONSUME`, {
+    const name = config.readerName ? `&readerName=${encodeURIComponent(config.readerName)}` : '';
+    this.link = new Link(endpoint, () => `${base}?messageId=${encodeURIComponent(startParam(this.start))}&receiverQueueSize=${queue}&cryptoFailureAction=CONSUME${name}`, {
       onFrame: (text) => this.onFrame(text, onError),
       onUp: () => {},
       onDown: () => {},
