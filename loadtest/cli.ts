@@ -18,6 +18,9 @@ export const USAGE = `Usage: npm run loadtest -- <scenario.json | name> [flags]
   --target <list>       comma-separated targets, run one after the other in the same invocation
                         (same machine state, one comparison table at the end):
                           engine (or self, the default): start the engine, --workers N, fresh data dir
+                          engine-pulsar: the same engine on the Pulsar log (the broker of "npm run pulsar -- start",
+                            or PULSAR_WEB_URL + PULSAR_TOKEN_FILE + PULSAR_ADMIN_TOKEN_FILE), a fresh namespace;
+                            the broker's CPU and RSS are reported on their own line
                           bare: start the bare uWS broadcaster (loadtest/bare-uws.ts), same process count
                           host:port: an engine (protocol v1) already running there (loopback only)
                           mqtt://host:port: any MQTT broker (e.g. Mosquitto): MQTT vehicles
@@ -40,7 +43,7 @@ export const USAGE = `Usage: npm run loadtest -- <scenario.json | name> [flags]
 `;
 
 export type TargetSpec =
-  | { readonly kind: 'engine' }
+  | { readonly kind: 'engine'; readonly log?: 'pulsar' }
   | { readonly kind: 'bare' }
   | { readonly kind: 'external'; readonly host: string; readonly port: number }
   | { readonly kind: 'mqtt'; readonly host: string; readonly port: number };
@@ -61,15 +64,18 @@ export interface Cli {
 export type Command = { readonly run: Cli } | { readonly table: readonly string[]; readonly out?: string };
 
 export function targetName(t: TargetSpec): string {
+  if (t.kind === 'engine' && t.log === 'pulsar') return 'engine-pulsar';
   return t.kind === 'external' ? `${t.host}:${t.port}` : t.kind === 'mqtt' ? `mqtt://${t.host}:${t.port}` : t.kind;
 }
 
 function parseTarget(v: string): TargetSpec {
   if (v === 'self' || v === 'engine') return { kind: 'engine' };
+  // The engine on the Pulsar log: the broker of `npm run pulsar` (or PULSAR_WEB_URL + token files), a fresh namespace per run.
+  if (v === 'engine-pulsar') return { kind: 'engine', log: 'pulsar' };
   if (v === 'bare') return { kind: 'bare' };
   const broker = v.startsWith('mqtt://');
   const m = /^(.+):(\d{1,5})$/.exec(broker ? v.slice('mqtt://'.length) : v);
-  if (m === null) throw new Error(`--target: "${v}" is not engine, bare or host:port`);
+  if (m === null) throw new Error(`--target: "${v}" is not engine, engine-pulsar, bare or host:port`);
   const host = m[1].replace(/^\[|\]$/g, '');
   // This harness only ever sends traffic to this machine's loopback.
   if (!(host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.')))) throw new Error(`--target ${host}: only loopback targets are allowed`);

@@ -32,7 +32,8 @@ export type TableRow = Pick<
   | 'outOfOrder'
   | 'deliveriesPerSecond'
   | 'engine'
->;
+> &
+  Partial<Pick<RunResult, 'aggregatedPublishLatency50pct' | 'aggregatedPublishLatency99pct' | 'processes'>>;
 
 const HEADER = [
   '| Scenario | Vehicles | Transport | Target | Processes | Message | Acks | Avg | P50 | P99 | P99.9 | Max | Connect all | Lost / dup / out-of-order | Deliveries/s | Target CPU | RSS per connection |',
@@ -68,6 +69,19 @@ export function comparisonMarkdown(rows: readonly TableRow[], title = 'Compariso
           `P99 ${n(eng.aggregatedEndToEndLatency99pct, 1)} / ${n(bare.aggregatedEndToEndLatency99pct, 1)} ms (${n(eng.aggregatedEndToEndLatency99pct / Math.max(0.001, bare.aggregatedEndToEndLatency99pct), 2)}x)`,
       );
     }
+  }
+  // The Pulsar log against the embedded one, same workload (issue 12 targets: P99 <= 1.25x, REST publish P99 <= 50 ms).
+  for (const [w, rs] of byWorkload) {
+    const emb = rs.find((r) => r.target === 'engine');
+    const pul = rs.find((r) => r.target === 'engine-pulsar');
+    if (emb === undefined || pul === undefined) continue;
+    const broker = pul.processes?.find((p) => p.role.startsWith('pulsar broker'));
+    ratios.push(
+      `${w}: engine on Pulsar / on embedded P99 ${n(pul.aggregatedEndToEndLatency99pct, 1)} / ${n(emb.aggregatedEndToEndLatency99pct, 1)} ms (${n(pul.aggregatedEndToEndLatency99pct / Math.max(0.001, emb.aggregatedEndToEndLatency99pct), 2)}x; target at most 1.25x), ` +
+        `P50 ${n(pul.aggregatedEndToEndLatency50pct, 1)} / ${n(emb.aggregatedEndToEndLatency50pct, 1)} ms; REST publish P50 / P99 ${n(pul.aggregatedPublishLatency50pct, 1)} / ${n(pul.aggregatedPublishLatency99pct, 1)} ms on Pulsar ` +
+        `(embedded ${n(emb.aggregatedPublishLatency50pct, 1)} / ${n(emb.aggregatedPublishLatency99pct, 1)} ms; target P99 at most 50 ms); engine CPU ${n(pul.engine.cpuPercent, 0)}% vs ${n(emb.engine.cpuPercent, 0)}% of a core` +
+        (broker === undefined ? '' : `; the broker ${n(broker.cpuPercent, 0)}% of a core (${n(broker.cpuSeconds, 1)} CPU s), ${'note' in broker ? broker.note : ''}`),
+    );
   }
   const acksOn = rows.filter((r) => r.scenario.acks);
   for (const on of acksOn) {

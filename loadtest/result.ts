@@ -43,6 +43,8 @@ export interface RawRun {
   readonly cpuAtEnd: Snapshot;
   /** The engine's (or bare's) processes at the end. */
   readonly engineRoles: readonly number[];
+  /** RSS of the processes the target depends on (the Pulsar broker) at the end and at peak (VmHWM). */
+  readonly sidecarRss: readonly { pid: number; endKB?: number; peakKB?: number }[];
   readonly selfCpu: NodeJS.CpuUsage;
   readonly measuredWallSeconds: number;
   readonly publishSeconds: number;
@@ -62,6 +64,7 @@ export interface RawRun {
 export type RunResult = ReturnType<typeof assembleResult>;
 
 const sumOf = <T>(xs: readonly T[], f: (x: T) => number): number => xs.reduce((a, x) => a + f(x), 0);
+const n0 = (kb: number | undefined): string => (kb === undefined ? '-' : String(Math.round(kb / 1024)));
 
 export function assembleResult(r: RawRun) {
   const { s, stats, problems } = r;
@@ -103,6 +106,7 @@ export function assembleResult(r: RawRun) {
         systemCpuSeconds: cpuDiff(r.cpuAtEnd.get(p.pid), r.cpuAtMeasure.get(p.pid), 'system'),
         connectCpuSeconds: cpuDiff(r.cpuAfterConnect.get(p.pid), r.cpuBeforeConnect.get(p.pid)),
         connectSystemCpuSeconds: cpuDiff(r.cpuAfterConnect.get(p.pid), r.cpuBeforeConnect.get(p.pid), 'system'),
+        ...((sc) => sc !== undefined && { note: `RSS ${n0(sc.endKB)} MB at the end, peak ${n0(sc.peakKB)} MB` })(r.sidecarRss.find((x) => x.pid === p.pid)),
         ...(rep !== undefined && {
           eventLoopDelayMs: rep.eventLoopDelay,
           receiveSpreadAvgMs: round(rep.receiveSpreadAvgUs / 1000, 1),

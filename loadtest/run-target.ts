@@ -162,6 +162,7 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
   // 3. connect
   const pids = (): Array<{ role: string; pid: number }> => [
     ...enginePids().map((pid, i, all) => ({ role: all.length === 1 ? target.kind : i === 0 ? `${target.kind} primary` : `${target.kind} worker ${i - 1}`, pid })),
+    ...tgt.sidecars,
     ...workers.map((w) => ({ role: `vehicle worker ${w.index} (${fmt(w.vehicles)} vehicles)`, pid: w.pid })),
   ];
   // Every process seen at a snapshot, with its role (the engine's are gone by the time the report is built).
@@ -257,6 +258,7 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
   const selfCpu = process.cpuUsage(selfCpuAtMeasure);
   const rssEndKB = engineRssKB();
   const rssPeakKB = enginePids().reduce((a, p) => a + (memory(p)?.hwmKB ?? 0), 0);
+  const sidecarRss = tgt.sidecars.map((c) => ({ pid: c.pid, endKB: memory(c.pid)?.rssKB, peakKB: memory(c.pid)?.hwmKB }));
   clearInterval(ticker);
   const metricsAfter = await tgt.scrape();
   if (metricsAfter === undefined && (target.kind === 'engine' || target.kind === 'external')) problems.push('could not read /metrics');
@@ -270,13 +272,14 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
   const engineStop = engine === undefined ? undefined : await engine.stop();
   if (engineStop !== undefined && !engineStop.clean) problems.push(`${target.kind} did not stop cleanly on SIGTERM: code ${engineStop.code}, signal ${engineStop.signal}`);
   running.engine = undefined;
+  await tgt.close();
   clearTimeout(hardDeadline);
 
   return assembleResult({
     s, target, tname, host, port, spread, nWorkers, engineWorkers: engine === undefined ? enginePids().length : cli.engineWorkers,
     machine, code: codeVersion(), loadStart, loadEnd: loadAverage(), workers, stats, consumeRate,
     subscribedAll, connectTimeSeconds, attemptFailures, pids: [...seen].map(([pid, role]) => ({ pid, role })), cpuBeforeConnect, cpuAfterConnect, cpuAtMeasure, cpuAtEnd,
-    engineRoles: [...seen].filter(([, role]) => !role.startsWith('vehicle worker')).map(([pid]) => pid), selfCpu, measuredWallSeconds, publishSeconds: (publishEndedAt - measureStartedAt) / 1000, settleSeconds, settled,
+    engineRoles: [...seen].filter(([pid, role]) => !role.startsWith('vehicle worker') && !tgt.sidecars.some((c) => c.pid === pid)).map(([pid]) => pid), sidecarRss, selfCpu, measuredWallSeconds, publishSeconds: (publishEndedAt - measureStartedAt) / 1000, settleSeconds, settled,
     rss: { beforeConnectKB: rssBeforeConnectKB, afterConnectKB: rssAfterConnectKB, endKB: rssEndKB, peakKB: rssPeakKB },
     metrics: metricsAfter === undefined ? {} : parseMetrics(metricsAfter), metricsBefore, metricsAfter, engineStop,
     engineLog: engine?.logSummary(), logPath: engine?.logPath, problems, aborted,

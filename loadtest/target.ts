@@ -1,9 +1,14 @@
 /**
- * What a run talks to: the engine (started here, N processes on one port), the bare uWS
- * broadcaster (started here, same process count), an engine already running at host:port, or
- * any MQTT broker at mqtt://host:port (e.g. Mosquitto: MQTT vehicles and an MQTT publisher).
+ * What a run talks to: the engine (started here, N processes on one port; on the embedded log or
+ * on the Pulsar broker of `npm run pulsar`), the bare uWS broadcaster (started here, same process
+ * count), an engine already running at host:port, or any MQTT broker at mqtt://host:port (e.g.
+ * Mosquitto: MQTT vehicles and an MQTT publisher).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_SPEC, ENGINE_ROLE } from '../scripts/pulsar/config.ts';
+import { isAlive, readInstance } from '../scripts/pulsar/standalone.ts';
+import { PulsarAdmin, prepareNamespace } from '../engine/log/pulsar/admin.ts';
 import net from 'node:net';
 import { signToken } from '../engine/auth/testing.ts';
 import type { Cli, TargetSpec } from './cli.ts';
@@ -11,10 +16,14 @@ import { processTree, startEngine, type EngineHandle } from './engine-process.ts
 import type { WorkerInit } from './ipc.ts';
 import { mqttSender } from './mqtt-publisher.ts';
 import { httpSender, type Sender } from './publisher.ts';
-import { httpGet, REPO, sleep } from './swarm.ts';
+import { httpGet, log, REPO, sleep } from './swarm.ts';
 
 export interface Target {
   readonly spec: TargetSpec;
+  /** Processes the target depends on but that are not it (the Pulsar broker): CPU and RSS on their own lines. */
+  readonly sidecars: readonly { readonly role: string; readonly pid: number }[];
+  /** Undo what opening did beyond the engine (the run's Pulsar namespace). */
+  close(): Promise<void>;
   /** engine / bare / external (an engine) / mqtt (a broker). */
   readonly kind: 'engine' | 'bare' | 'external' | 'mqtt';
   readonly host: string;
@@ -47,7 +56,7 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
   if (spec.kind === 'mqtt') {
     await waitTcp(spec.host, spec.port);
     return {
-      spec, kind: 'mqtt', host: spec.host, port: spec.port, engine: undefined, token: undefined,
+      spec, kind: 'mqtt', host: spec.host, port: spec.port, engine: undefined, token: undefined, sidecars: [], close: async () => {},
       mqtt: { port: spec.port, version: 5, clientIdPrefix, offsetFrom: 'seq' },
       pids: () => cli.enginePids.flatMap((p) => processTree(p)),
       scrape: async () => undefined,
@@ -58,6 +67,7 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
   let engine: EngineHandle | undefined;
   let token = cli.token;
   let hsSecret: string | undefined;
+  const pulsar = spec.kind === 'engine' && spec.log === 'pulsar' ? await pulsarLog(o.runId) : undefined;
   if (spec.kind !== 'external') {
     // Bound beyond loopback the engine requires authentication: a random secret for this run only.
     hsSecret = o.spread === 'dest' && spec.kind === 'engine' ? randomBytes(32).toString('base64url') : undefined;
@@ -66,7 +76,7 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
       kind: spec.kind,
       workers: cli.engineWorkers,
       logPath: `${o.outBase}.engine.log`,
-      extraArgs: cli.engineArgs,
+      extraArgs: [...(pulsar?.args ?? []), ...cli.engineArgs],
       hosts: [...new Set(o.destinations)],
       ...(hsSecret !== undefined && { bindHost: '0.0.0.0', hsSecret }),
     });
@@ -86,6 +96,8 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
   if (o.usesMqtt && mqttPort === undefined) throw new Error(`MQTT vehicles need the engine's MQTT port${engine === undefined ? ' (not known for an external engine: use --target mqtt://host:port)' : ''}`);
   return {
     spec,
+    sidecars: pulsar === undefined ? [] : [{ role: `pulsar broker (${pulsar.version})`, pid: pulsar.pid }],
+    close: async () => pulsar?.drop(),
     kind: spec.kind,
     host,
     port,
@@ -96,6 +108,29 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
     // The bare broadcaster has no /metrics.
     scrape: async () => (spec.kind === 'bare' ? undefined : httpGet(host, port, '/metrics').then((r) => (r.status === 200 ? r.body : undefined), () => undefined)),
     sender: async (areas, concurrency) => httpSender({ host, port, ...(token !== undefined && { token }) }, areas, concurrency),
+  };
+}
+
+/**
+ * The engine's flags for the Pulsar log: the running standalone of `npm run pulsar` (or a broker
+ * named in the environment, as `npm run pulsar -- env` prints it), a namespace of this run's own
+ * (set up as the engine needs, deleted after the run), the WebSocket client.
+ */
+async function pulsarLog(runId: string): Promise<{ args: string[]; pid: number; version: string; drop(): Promise<void> }> {
+  const inst = readInstance(DEFAULT_SPEC.name);
+  const webUrl = process.env.PULSAR_WEB_URL ?? inst?.webServiceUrl;
+  const tokenFile = process.env.PULSAR_TOKEN_FILE ?? inst?.engineTokenFile;
+  const adminTokenFile = process.env.PULSAR_ADMIN_TOKEN_FILE ?? inst?.adminTokenFile;
+  if (!webUrl || !tokenFile || !adminTokenFile || !inst || !isAlive(inst.pid)) throw new Error('--target engine-pulsar: no Pulsar broker running (npm run pulsar -- start)');
+  const admin = new PulsarAdmin({ webServiceUrl: webUrl, token: () => readFileSync(adminTokenFile, 'utf8').trim() });
+  const namespace = `public/abe-lt-${runId}`;
+  await admin.put(`/admin/v2/namespaces/${namespace}`, {});
+  await prepareNamespace(admin, namespace, ENGINE_ROLE);
+  return {
+    args: ['--log', 'pulsar', '--pulsar-client', 'websocket', '--pulsar-web-url', webUrl, '--pulsar-token-file', tokenFile, '--pulsar-namespace', namespace],
+    pid: inst.pid,
+    version: `Pulsar ${inst.version}`,
+    drop: () => admin.delete(`/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => log(`could not delete ${namespace}: ${String(e)}`)),
   };
 }
 
