@@ -116,7 +116,7 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
  * named in the environment, as `npm run pulsar -- env` prints it), a namespace of this run's own
  * (set up as the engine needs, deleted after the run), the WebSocket client.
  */
-async function pulsarLog(runId: string): Promise<{ args: string[]; pid: number; version: string; drop(): Promise<void> }> {
+export async function pulsarLog(runId: string): Promise<{ args: string[]; pid: number; version: string; drop(): Promise<void> }> {
   const inst = readInstance(DEFAULT_SPEC.name);
   const webUrl = process.env.PULSAR_WEB_URL ?? inst?.webServiceUrl;
   const tokenFile = process.env.PULSAR_TOKEN_FILE ?? inst?.engineTokenFile;
