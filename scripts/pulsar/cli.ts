@@ -8,10 +8,11 @@
  *   env      shell lines for the engine and tests: eval "$(npm run -s pulsar -- env)"
  *   fetch    only download and unpack the distribution
  */
-import { DEFAULT_SPEC, PULSAR_VERSION, cacheRoot } from './config.ts';
+import { DEFAULT_SPEC, PULSAR_VERSION, cacheRoot, type StandaloneSpec } from './config.ts';
 import { ensureDistribution, envLines, instanceNames, isAlive, readInstance, startStandalone, stopStandalone } from './standalone.ts';
 
 const USAGE = `usage: npm run pulsar -- start|stop|status|env|fetch [--name NAME] [--fresh] [--all]
+       start also: [--bind ADDR --interface IF] [--broker-port N] [--web-port N] [--bookie-port N] (a broker for another address, e.g. a fleet bridge)
   Pulsar ${PULSAR_VERSION} standalone on 127.0.0.1 (binary ${DEFAULT_SPEC.brokerPort}, admin + WebSocket ${DEFAULT_SPEC.webPort}), cache ${cacheRoot()}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,10 +20,22 @@ async function main(argv: string[]): Promise<number> {
   let name = DEFAULT_SPEC.name;
   let fresh = false;
   let all = false;
+  let spec: StandaloneSpec = DEFAULT_SPEC;
+  const port = (v: string | undefined): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`not a port: ${v}`);
+    return n;
+  };
   for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === '--name' && rest[i + 1]) name = rest[++i]!;
-    else if (rest[i] === '--fresh') fresh = true;
-    else if (rest[i] === '--all') all = true;
+    const a = rest[i];
+    if (a === '--name' && rest[i + 1]) name = rest[++i]!;
+    else if (a === '--fresh') fresh = true;
+    else if (a === '--all') all = true;
+    else if (a === '--bind' && rest[i + 1]) spec = { ...spec, bindAddress: rest[++i]! };
+    else if (a === '--interface' && rest[i + 1]) spec = { ...spec, interface: rest[++i]! };
+    else if (a === '--broker-port') spec = { ...spec, brokerPort: port(rest[++i]) };
+    else if (a === '--web-port') spec = { ...spec, webPort: port(rest[++i]) };
+    else if (a === '--bookie-port') spec = { ...spec, bookiePort: port(rest[++i]) };
     else {
       console.error(`unknown argument ${rest[i]}\n${USAGE}`);
       return 2;
@@ -31,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string): void => console.error(`[pulsar] ${line}`);
   switch (command) {
     case 'start': {
-      const inst = await startStandalone({ ...DEFAULT_SPEC, name }, log, { fresh });
+      const inst = await startStandalone({ ...spec, name }, log, { fresh });
       console.log(envLines(inst).join('\n'));
       return 0;
     }

@@ -90,6 +90,7 @@ export function standaloneConf(spec: StandaloneSpec, paths: InstancePaths): stri
     ['managedLedgerDefaultWriteQuorum', 1, ''],
     ['managedLedgerDefaultAckQuorum', 1, ''],
     ['journalSyncData', true, 'a send is acknowledged after the bookie fsynced its journal: the engine answers 201 on that'],
+    ['managedLedgerNewEntriesCheckDelayInMillis', 0, 'a caught-up reader gets a new entry at once, not at the next 10 ms check (an append answers only once read back)'],
     ['brokerDeleteInactiveTopicsEnabled', false, 'area topics have no subscriptions; deleting them would reset areas'],
     ['allowAutoTopicCreationType', 'non-partitioned', 'one non-partitioned topic per area'],
     ['brokerShutdownTimeoutMs', 10000, 'stop quickly'],

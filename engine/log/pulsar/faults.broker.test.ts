@@ -33,12 +33,6 @@ async function engine(): Promise<TestEngine> {
   return t;
 }
 
-/** Every offset 1..head exactly once, in order, with no message lost or repeated. */
-function expectContiguous(offsets: number[], head: number): void {
-  expect(offsets.length).toBe(head);
-  expect(offsets).toEqual(Array.from({ length: head }, (_, i) => i + 1));
-}
-
 describe.skipIf(!haveBroker)('engine on a real Pulsar broker that fails', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     inst = await startStandalone(SPEC, log, { fresh: true });
@@ -49,7 +43,7 @@ describe.skipIf(!haveBroker)('engine on a real Pulsar broker that fails', { time
     await stopStandalone(SPEC.name, log);
   }, 60_000);
 
-  it('kill -9 mid-burst and restart: no acknowledged publish lost, vehicles keep their sockets and get every offset once', async () => {
+  it('kill -9 mid-burst and restart: no acknowledged publish lost, vehicles keep their sockets and get every message once, in order', async () => {
     const t = await engine();
     const area = 'faults:burst';
     const vehicles: Vehicle[] = [await t.connect(), await t.connect({ protocol: 'v1.msgpack' })];
@@ -104,14 +98,21 @@ describe.skipIf(!haveBroker)('engine on a real Pulsar broker that fails', { time
     const byOffset = new Map(history.map((m) => [m.offset, m.data.id]));
     for (const [offset, id] of acked) expect(byOffset.get(offset)).toBe(id);
 
-    // Vehicles never lost their sockets and got everything in the log, once, in order.
-    const logHead = Math.max(...history.map((m) => m.offset));
+    // Vehicles never lost their sockets and got every message of the log, once, in order. Offsets
+    // may jump: a send the producer re-sent after the broker came back, although the first copy had
+    // been persisted, is a second entry every reader tombstones (README, "Two clients").
+    const deliverable = history.map((m) => m.offset);
+    expect(deliverable).toEqual([...new Set(deliverable)].sort((x, y) => x - y));
+    const last = deliverable.at(-1)!;
     for (const v of vehicles) {
-      await v.waitOffset(area, logHead, 30_000);
+      await v.waitOffset(area, last, 30_000);
       expect(v.closeInfo).toBeUndefined();
-      expectContiguous(v.offsets(area), logHead);
+      expect(v.offsets(area)).toEqual(deliverable);
     }
-    log(`kill -9 run: ${acked.size} publishes answered 201, ${refused.length} answered 503, log head ${logHead}, ready again ${recoveredMs} ms after the kill`);
+    const info = await http(t.base, `/v1/areas/${area}`);
+    const tombstoned = (info.body.head as number) - deliverable.length;
+    expect(tombstoned).toBeLessThanOrEqual(3); // at most the sends in flight at the kill (one per publisher), re-sent
+    log(`kill -9 run: ${acked.size} publishes answered 201, ${refused.length} answered 503, head ${info.body.head as number} of which ${tombstoned} re-sent copies (tombstoned), ready again ${recoveredMs} ms after the kill`);
   });
 
   it('broker down at engine start: the engine starts not ready and serves once the broker comes', async () => {

@@ -5,12 +5,10 @@
  * ./ordering.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, offsets, range, waitUntil } from '../contract-support.ts';
-import type { Message } from './client-api.ts';
-import { decodeMessageId } from './message-id.ts';
+import { offsets, range, waitUntil } from '../contract-support.ts';
 import { NO_BROKER_NOTICE, realBroker } from './testing/broker.ts';
 import { realCluster, req, type RealCluster } from './testing/harness.ts';
-import { WsMessageId } from './websocket/message.ts';
+import { deadLetterScenario } from './testing/scenarios.ts';
 
 const b = realBroker();
 if (!b) console.warn(`[pulsar foreign] ${NO_BROKER_NOTICE}`);
@@ -21,15 +19,6 @@ afterEach(async () => {
   c = undefined;
 });
 
-/** Every message of `topic` from the start, read with a plain reader. */
-async function readTopic(cl: RealCluster, topic: string, count: number): Promise<Message[]> {
-  const got: Message[] = [];
-  const reader = await cl.foreignClient().createReader({ topic, startMessageId: WsMessageId.earliest(), listener: (m) => void got.push(m) });
-  await waitUntil(() => got.length >= count, `${count} messages on ${topic}`, 15_000);
-  await reader.close();
-  return got;
-}
-
 describe.skipIf(!b)('PulsarLog and other producers on the real broker', () => {
   it('numbers batched messages of another producer one offset each, the same in every process, early or late', async () => {
     c = await realCluster(b!);
@@ -39,8 +28,8 @@ describe.skipIf(!b)('PulsarLog and other producers on the real broker', () => {
     await Promise.all(range(1, 25).map((i) => foreign.send({ data: Buffer.from(JSON.stringify({ i })), properties: { 'abe-content-type': 'json' } })));
     expect((await first.append('camera', req('engine-2'))).offset).toBe(27);
     // The broker batched them: several messages share an entry, told apart by batch index.
-    const raw = await readTopic(c, c.topic('camera'), 28);
-    const batched = raw.map((m) => decodeMessageId(m.getMessageId().serialize())).filter((p) => p.batchIndex >= 0);
+    const raw = await c.messages(c.topic('camera'), 28);
+    const batched = raw.filter((m) => m.id.batchIndex >= 0);
     expect(batched.length).toBeGreaterThanOrEqual(20);
     const late = await c.open();
     const all = await late.read('camera', 1, 100);
@@ -50,30 +39,8 @@ describe.skipIf(!b)('PulsarLog and other producers on the real broker', () => {
   });
 
   it('tombstones undecodable messages, dead-letters them with the reason, and never stalls the area', async () => {
-    const dead: [string, string][] = [];
     c = await realCluster(b!);
-    const log = await c.open({ onDeadLetter: (area, reason) => dead.push([area, reason]) });
-    const t = collect(log, 'd:1', 0);
-    await log.append('d:1', req('ok1'));
-    const foreign = await c.foreignClient().createProducer({ topic: c.topic('d:1') });
-    await foreign.send({ data: Buffer.from('x'), properties: { 'abe-content-type': 'text/plain' } });
-    await foreign.send({ data: Buffer.from('{not json'), properties: { 'abe-content-type': 'json' } });
-    await foreign.send({ data: Buffer.from('x'), properties: { 'abe-time': 'yesterday' } });
-    await foreign.send({ data: Buffer.from('{"fine":true}'), properties: { 'abe-content-type': 'json' } });
-    await t.reach(5, 15_000);
-    expect(t.records.map((r) => [r.offset, r.expiresAt === 0, r.contentType])).toEqual([
-      [1, true, 'binary'],
-      [2, false, 'binary'],
-      [3, false, 'binary'],
-      [4, false, 'binary'],
-      [5, true, 'json'],
-    ]);
-    expect(dead).toEqual([['d:1', 'bad_content_type'], ['d:1', 'invalid_payload'], ['d:1', 'bad_time']]);
-    const letters = await readTopic(c, `${c.topic('d:1')}-DLQ`, 3);
-    expect(letters.map((m) => m.getProperties()['abe-dlq-reason'])).toEqual(['bad_content_type', 'invalid_payload', 'bad_time']);
-    expect(letters[1]!.getProperties()).toMatchObject({ 'abe-dlq-source-topic': c.topic('d:1'), 'abe-dlq-offset': '3', 'abe-dlq-area': 'd:1', 'abe-content-type': 'json' });
-    expect(letters[1]!.getData().toString()).toBe('{not json');
-    expect((await log.append('d:1', req('ok2'))).offset).toBe(6);
+    await deadLetterScenario(c);
   });
 
   it('two engine processes appending at once get distinct, dense offsets that both agree on', async () => {

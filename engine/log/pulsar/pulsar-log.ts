@@ -82,6 +82,10 @@ export class PulsarLog implements AreaLog {
       this.notOpenBecause = failure.message;
       return failure;
     }
+    if (this.closed) {
+      await meta.close().catch(() => {}); // closed while this attempt was under way
+      return undefined;
+    }
     this.meta = meta;
     this.opened = true;
     this.notOpenBecause = undefined;

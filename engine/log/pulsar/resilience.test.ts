@@ -7,6 +7,7 @@ import { EngineError } from '../../errors.ts';
 import { collect, offsets, range, waitUntil } from '../contract-support.ts';
 import { PulsarLog } from './pulsar-log.ts';
 import { baseOptions, doubleCluster, req, type DoubleCluster } from './testing/harness.ts';
+import { deadLetterScenario } from './testing/scenarios.ts';
 
 let c: DoubleCluster;
 afterEach(async () => {
@@ -98,33 +99,8 @@ describe('broker outage', () => {
 
 describe('dead letters', () => {
   it('tombstones undecodable messages, dead-letters them with the reason, and never stalls the area', async () => {
-    const dead: [string, string][] = [];
     c = doubleCluster();
-    const log = await c.open({ onDeadLetter: (area, reason) => dead.push([area, reason]) });
-    const t = collect(log, 'd:1', 0);
-    await log.append('d:1', req('ok1'));
-    const foreign = await c.foreignClient().createProducer({ topic: c.topic('d:1'), batchingEnabled: false });
-    await foreign.send({ data: Buffer.from('x'), properties: { 'abe-content-type': 'text/plain' } });
-    await foreign.send({ data: Buffer.from('{not json'), properties: { 'abe-content-type': 'json' } });
-    await foreign.send({ data: Buffer.from('x'), properties: { 'abe-time': 'yesterday' } });
-    await foreign.send({ data: Buffer.from('{"fine":true}'), properties: { 'abe-content-type': 'json' } });
-    await t.reach(5);
-    expect(t.records.map((r) => [r.offset, r.expiresAt === 0, r.contentType])).toEqual([
-      [1, true, 'binary'],
-      [2, false, 'binary'],
-      [3, false, 'binary'],
-      [4, false, 'binary'],
-      [5, true, 'json'],
-    ]);
-    expect(dead.map(([a]) => a)).toEqual(['d:1', 'd:1', 'd:1']);
-    expect(dead.map(([, r]) => r)).toEqual(['bad_content_type', 'invalid_payload', 'bad_time']);
-    const dlq = c.topic('d:1') + '-DLQ';
-    await waitUntil(() => c.broker.stored(dlq).length === 3, 'dead letters');
-    const first = c.broker.stored(dlq)[0]!;
-    expect(first.properties).toMatchObject({ 'abe-dlq-source-topic': c.topic('d:1'), 'abe-dlq-offset': '2', 'abe-dlq-area': 'd:1' });
-    expect(first.properties['abe-dlq-reason']).toBe('bad_content_type');
-    expect(first.properties['abe-dlq-detail']).toMatch(/unknown abe-content-type "text\/plain"/);
-    expect((await log.append('d:1', req('ok2'))).offset).toBe(6);
+    await deadLetterScenario(c);
   });
 });
 

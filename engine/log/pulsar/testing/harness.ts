@@ -2,9 +2,10 @@
  * Test helpers for PulsarLog: contract-suite factories on the in-memory double (./fake-*.ts) and on
  * a real broker (./broker.ts), plus small utilities for the Pulsar-specific suites.
  */
-import { ManualClock, type LogFactory, type LogTestOptions } from '../../contract-support.ts';
+import { ManualClock, waitUntil, type LogFactory, type LogTestOptions } from '../../contract-support.ts';
 import type { AppendRequest } from '../../types.ts';
 import type { Client } from '../client-api.ts';
+import { decodeMessageId, type IdParts } from '../message-id.ts';
 import type { PulsarLogOptions, PulsarModule } from '../options.ts';
 import { websocketModule } from '../websocket/client.ts';
 import { testNamespace, type RealBroker } from './broker.ts';
@@ -128,7 +129,16 @@ export interface DoubleCluster {
   /** A client that is not the engine (any other service producing into area topics). */
   foreignClient(): ReturnType<ReturnType<typeof fakePulsarModule>['createClient']>;
   topic(area: string): string;
+  /** The first `count` messages stored in `topic` (waits for them). */
+  messages(topic: string, count: number): Promise<TopicMessage[]>;
   closeAll(): Promise<void>;
+}
+
+/** A message as a test inspects it, from the double's store or read from the real broker. */
+export interface TopicMessage {
+  readonly id: IdParts;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly data: Buffer;
 }
 
 export function doubleCluster(options: FakeBrokerOptions & { readonly deduplication?: boolean } = {}, defaults: Partial<PulsarLogOptions> = {}): DoubleCluster {
@@ -154,6 +164,10 @@ export function doubleCluster(options: FakeBrokerOptions & { readonly deduplicat
       return c;
     },
     topic: (area) => `persistent://${NAMESPACE}/area-${escapeArea(area)}`,
+    async messages(topic, count) {
+      await waitUntil(() => broker.stored(topic).length >= count, `${count} messages in ${topic}`);
+      return broker.stored(topic).slice(0, count).map((m) => ({ id: m.id.parts, properties: m.properties, data: m.data }));
+    },
     async closeAll() {
       for (const l of logs.splice(0)) await l.close().catch(() => {});
       for (const c of clients.splice(0)) await c.close().catch(() => {});
@@ -169,6 +183,8 @@ export interface RealCluster {
   /** A client that is not the engine, with the engine role's token (produce + consume). */
   foreignClient(): Client;
   topic(area: string): string;
+  /** The first `count` messages of `topic`, read with a plain reader from the start. */
+  messages(topic: string, count: number): Promise<TopicMessage[]>;
   closeAll(): Promise<void>;
 }
 
@@ -178,6 +194,11 @@ export async function realCluster(b: RealBroker, defaults: Partial<PulsarLogOpti
   const logs: PulsarLog[] = [];
   const clients: Client[] = [];
   const client = { serviceUrl: b.webUrl, token: b.engineToken };
+  const foreignClient = (): Client => {
+    const c = websocketModule.createClient(client);
+    clients.push(c);
+    return c;
+  };
   return {
     namespace: ns.namespace,
     sink,
@@ -187,12 +208,18 @@ export async function realCluster(b: RealBroker, defaults: Partial<PulsarLogOpti
       await log.open();
       return log;
     },
-    foreignClient() {
-      const c = websocketModule.createClient(client);
-      clients.push(c);
-      return c;
-    },
+    foreignClient,
     topic: (area) => `persistent://${ns.namespace}/area-${escapeArea(area)}`,
+    async messages(topic, count) {
+      const got: TopicMessage[] = [];
+      const reader = await foreignClient().createReader({ topic, startMessageId: websocketModule.MessageId.earliest(), listener: (m) => void got.push({ id: decodeMessageId(m.getMessageId().serialize()), properties: m.getProperties(), data: m.getData() }) });
+      try {
+        await waitUntil(() => got.length >= count, `${count} messages on ${topic}`, 15_000);
+      } finally {
+        await reader.close();
+      }
+      return got.slice(0, count);
+    },
     async closeAll() {
       for (const l of logs.splice(0)) await l.close().catch(() => {});
       for (const c of clients.splice(0)) await c.close().catch(() => {});

@@ -67,9 +67,10 @@ export class WsReader implements Reader {
     this.start = message.getMessageId();
     try {
       this.config.listener(message, this);
-    } finally {
-      // The permit for the next message: the broker counts any text frame as one.
-      this.link.send(`{"messageId":"${frame.messageId}"}`);
+    } catch (error) {
+      onError(error, `the listener of the reader of ${this.config.topic}`);
     }
+    // The permit for the next message: the broker counts any text frame as one.
+    this.link.send(`{"messageId":"${frame.messageId}"}`);
   }
 }

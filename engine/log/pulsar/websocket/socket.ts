@@ -54,27 +54,42 @@ function refusalReason(res: IncomingMessage, body: string): string {
 
 /** Opens one WebSocket; resolves when it is open, rejects with PulsarWsError when refused. */
 export function openSocket(endpoint: SocketEndpoint, url: string): Promise<WebSocket> {
-  const token = resolveToken(endpoint.token);
-  const ws = new WebSocket(url, {
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    handshakeTimeout: OPEN_TIMEOUT_MS,
-    perMessageDeflate: false,
-    ...(endpoint.tlsTrustCertsFile ? { ca: readFileSync(endpoint.tlsTrustCertsFile) } : {}),
-  });
   const shown = url.replace(/\?.*$/, '');
+  let ws: WebSocket;
+  try {
+    // The token (file) and CA are read at every connection: a rotated token is picked up.
+    const token = resolveToken(endpoint.token);
+    ws = new WebSocket(url, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      handshakeTimeout: OPEN_TIMEOUT_MS,
+      perMessageDeflate: false,
+      ...(endpoint.tlsTrustCertsFile ? { ca: readFileSync(endpoint.tlsTrustCertsFile) } : {}),
+    });
+  } catch (error) {
+    return Promise.reject(new PulsarWsError(0, `cannot connect: ${error instanceof Error ? error.message : String(error)}`, shown));
+  }
   return new Promise<WebSocket>((resolve, reject) => {
-    ws.once('open', () => {
-      ws.removeAllListeners('error');
-      ws.on('error', () => {}); // a later error always comes with 'close', which the owner handles
-      resolve(ws);
-    });
-    ws.once('unexpected-response', (_req, res) => {
+    let settled = false;
+    const settle = (error?: PulsarWsError): void => {
+      if (settled) return;
+      settled = true;
+      if (error) reject(error);
+      else resolve(ws);
+    };
+    // One listener for the socket's whole life: an 'error' without one would throw. After the open,
+    // an error always comes with 'close', which the owner handles.
+    ws.on('error', (e) => settle(new PulsarWsError(0, e.message, shown)));
+    ws.once('open', () => settle());
+    ws.once('unexpected-response', (req, res) => {
       const chunks: Buffer[] = [];
+      const refuse = (reason: string): void => {
+        settle(new PulsarWsError(res.statusCode ?? 0, reason, shown));
+        req.destroy(); // with this listener, ws leaves aborting the upgrade request to us
+      };
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => reject(new PulsarWsError(res.statusCode ?? 0, refusalReason(res, Buffer.concat(chunks).toString('utf8')), shown)));
-      res.on('error', (e) => reject(new PulsarWsError(res.statusCode ?? 0, e.message, shown)));
+      res.on('end', () => refuse(refusalReason(res, Buffer.concat(chunks).toString('utf8'))));
+      res.on('error', (e) => refuse(e.message));
     });
-    ws.once('error', (e) => reject(new PulsarWsError(0, e.message, shown)));
   });
 }
 
