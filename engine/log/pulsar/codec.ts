@@ -115,11 +115,14 @@ export function decodeMessage(msg: Message): Decoded {
     return { kind: 'control', control: kind, ...(props[PROP.fence] ? { fence: props[PROP.fence] } : {}), ...(anchor ? { anchor } : {}) };
   }
   const payload = msg.getData();
-  const seq = nonNegativeInt(props[PROP.seq]);
+  const producer = props[PROP.producer] ?? msg.getProducerName();
+  // A sequence means something only with its producer: an engine message that does not say who
+  // wrote it, read through a client that cannot tell (the WebSocket API), is not checked for resends.
+  const seq = producer === '' ? undefined : nonNegativeInt(props[PROP.seq]);
   const anchor = anchorOf(props);
   const base = {
     kind: 'data' as const,
-    producer: props[PROP.producer] ?? msg.getProducerName(),
+    producer,
     ...(seq !== undefined ? { seq } : {}),
     ...(anchor ? { anchor } : {}),
     ...(props[PROP.idempotencyKey] ? { idempotencyKey: props[PROP.idempotencyKey] } : {}),
