@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SPEC, ENGINE_ROLE } from '../scripts/pulsar/config.ts';
-import { isAlive, readInstance } from '../scripts/pulsar/standalone.ts';
+import { isInstanceProcess, readInstance } from '../scripts/pulsar/standalone.ts';
 import { PulsarAdmin, prepareNamespace } from '../engine/log/pulsar/admin.ts';
 import net from 'node:net';
 import { signToken } from '../engine/auth/testing.ts';
@@ -121,7 +121,7 @@ export async function pulsarLog(runId: string): Promise<{ args: string[]; pid: n
   const webUrl = process.env.PULSAR_WEB_URL ?? inst?.webServiceUrl;
   const tokenFile = process.env.PULSAR_TOKEN_FILE ?? inst?.engineTokenFile;
   const adminTokenFile = process.env.PULSAR_ADMIN_TOKEN_FILE ?? inst?.adminTokenFile;
-  if (!webUrl || !tokenFile || !adminTokenFile || !inst || !isAlive(inst.pid)) throw new Error('--target engine-pulsar: no Pulsar broker running (npm run pulsar -- start)');
+  if (!webUrl || !tokenFile || !adminTokenFile || !inst || !isInstanceProcess(inst.pid, DEFAULT_SPEC.name)) throw new Error('--target engine-pulsar: no Pulsar broker running (npm run pulsar -- start)');
   const admin = new PulsarAdmin({ webServiceUrl: webUrl, token: () => readFileSync(adminTokenFile, 'utf8').trim() });
   const namespace = `public/abe-lt-${runId}`;
   await admin.put(`/admin/v2/namespaces/${namespace}`, {});

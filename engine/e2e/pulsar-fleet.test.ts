@@ -86,7 +86,7 @@ describe.skipIf(!haveBroker || noNetns !== undefined)('a fleet of engine hosts o
   /** Readers of the area topic per host process (the broker's view). */
   async function areaReaders(): Promise<Map<number, number>> {
     const admin = adminFor(broker);
-    const stats = await admin.get<{ subscriptions: Record<string, { consumers: { consumerName: string }[] }> }>(`/admin/v2/persistent/${PulsarAdmin.topicPath(areaTopic(parseNamespace(NAMESPACE), AREA))}/stats`);
+    const stats = await admin.get<{ subscriptions: Record<string, { consumers: { consumerName: string }[] }> }>(PulsarAdmin.topicUrl(areaTopic(parseNamespace(NAMESPACE), AREA), '/stats'));
     const perPid = new Map<number, number>();
     for (const sub of Object.values(stats.subscriptions)) {
       for (const c of sub.consumers) {

@@ -7,14 +7,14 @@
  * broker: the real-broker suites then skip with a notice (CI never sets it).
  */
 import { DEFAULT_SPEC } from '../../scripts/pulsar/config.ts';
-import { envLines, isAlive, readInstance, startStandalone, stopStandalone } from '../../scripts/pulsar/standalone.ts';
+import { envLines, isInstanceProcess, readInstance, startStandalone, stopStandalone } from '../../scripts/pulsar/standalone.ts';
 
 let started = false;
 
 export async function setup(): Promise<void> {
   if (process.env.PULSAR_WEB_URL || process.env.ABE_SKIP_PULSAR === '1') return;
   let inst = readInstance(DEFAULT_SPEC.name);
-  if (!inst || !isAlive(inst.pid)) {
+  if (!inst || !isInstanceProcess(inst.pid, DEFAULT_SPEC.name)) {
     const log = (line: string): void => console.error(`[pulsar] ${line}`);
     log('no broker running: starting the default standalone for this test run (ABE_SKIP_PULSAR=1 to run without)');
     inst = await startStandalone(DEFAULT_SPEC, log);

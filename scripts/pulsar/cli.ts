@@ -9,7 +9,7 @@
  *   fetch    only download and unpack the distribution
  */
 import { DEFAULT_SPEC, PULSAR_VERSION, cacheRoot, type StandaloneSpec } from './config.ts';
-import { ensureDistribution, envLines, instanceNames, isAlive, readInstance, startStandalone, stopStandalone } from './standalone.ts';
+import { ensureDistribution, envLines, instanceNames, isInstanceProcess, readInstance, startStandalone, stopStandalone } from './standalone.ts';
 
 const USAGE = `usage: npm run pulsar -- start|stop|status|env|fetch [--name NAME] [--fresh] [--all]
        start also: [--bind ADDR --interface IF] [--broker-port N] [--web-port N] [--bookie-port N] (a broker for another address, e.g. a fleet bridge)
@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'status': {
       const inst = readInstance(name);
-      if (!inst || !isAlive(inst.pid)) {
+      if (!inst || !isInstanceProcess(inst.pid, name)) {
         console.log(`${name}: not running`);
         return 1;
       }
@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'env': {
       const inst = readInstance(name);
-      if (!inst || !isAlive(inst.pid)) {
+      if (!inst || !isInstanceProcess(inst.pid, name)) {
         console.error(`${name}: not running (npm run pulsar -- start)`);
         return 1;
       }

@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { PulsarAdmin, prepareNamespace } from '../../engine/log/pulsar/admin.ts';
@@ -58,11 +58,18 @@ export function ensureDistribution(log: Log, root = cacheRoot()): string {
   if (mvn.error) throw new Error(`cannot run Maven (mvn): ${mvn.error.message}`);
   if (mvn.status !== 0) throw new Error(`Maven could not resolve ${DISTRIBUTION_ARTIFACT} (exit ${mvn.status}); see its output above`);
   const tarball = join(download, `pulsar-server-distribution-${PULSAR_VERSION}-bin.tar.gz`);
-  mkdirSync(join(root, 'dist'), { recursive: true });
-  const tar = spawnSync('tar', ['-xzf', tarball, '-C', join(root, 'dist')], { stdio: 'inherit' });
+  // Unpacked beside, then renamed: an interrupted unpack never looks like an installed one.
+  const staging = join(root, 'dist', `.unpacking-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const tar = spawnSync('tar', ['-xzf', tarball, '-C', staging], { stdio: 'inherit' });
   if (tar.status !== 0) throw new Error(`could not unpack ${tarball}`);
+  const unpacked = join(staging, `apache-pulsar-${PULSAR_VERSION}`);
+  if (!existsSync(join(unpacked, 'bin', 'pulsar'))) throw new Error(`${tarball} did not contain apache-pulsar-${PULSAR_VERSION}/bin/pulsar`);
+  rmSync(home, { recursive: true, force: true });
+  renameSync(unpacked, home);
+  rmSync(staging, { recursive: true, force: true });
   rmSync(tarball); // Maven's own repository keeps a copy
-  if (!existsSync(join(home, 'bin', 'pulsar'))) throw new Error(`${tarball} did not contain apache-pulsar-${PULSAR_VERSION}/bin/pulsar`);
   log(`Pulsar ${PULSAR_VERSION} ready in ${home} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   return home;
 }
@@ -90,6 +97,16 @@ export function readInstance(name: string, root = cacheRoot()): Instance | undef
   const p = instancePaths(name, root);
   if (!existsSync(p.info)) return undefined;
   return JSON.parse(readFileSync(p.info, 'utf8')) as Instance;
+}
+
+/** Is `pid` this instance's broker (not a process that reused the pid of one that is gone)? */
+export function isInstanceProcess(pid: number, name: string, root = cacheRoot()): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('PulsarStandaloneStarter') && cmdline.includes(instancePaths(name, root).conf);
+  } catch {
+    return false;
+  }
 }
 
 /** Every instance that has a directory in the cache. */
@@ -126,7 +143,7 @@ export async function startStandalone(spec: StandaloneSpec = DEFAULT_SPEC, log: 
   const root = opts.root ?? cacheRoot();
   const p = instancePaths(spec.name, root);
   const running = readInstance(spec.name, root);
-  if (running && isAlive(running.pid)) {
+  if (running && isInstanceProcess(running.pid, spec.name, root)) {
     if (opts.fresh) throw new Error(`instance ${spec.name} is running (pid ${running.pid}): stop it before a fresh start`);
     await waitHealthy(running, Date.now() + 30_000, running.pid);
     return running;
@@ -149,6 +166,7 @@ export async function startStandalone(spec: StandaloneSpec = DEFAULT_SPEC, log: 
     env: { ...process.env, ...jvmEnv(spec), PULSAR_LOG_DIR: p.logs, PULSAR_LOG_APPENDER: 'Console' },
   });
   child.unref();
+  closeSync(out); // the child has its own copy
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn bin/pulsar');
   writeFileSync(p.pid, String(pid));
@@ -168,11 +186,12 @@ export async function startStandalone(spec: StandaloneSpec = DEFAULT_SPEC, log: 
   log(`starting Pulsar ${PULSAR_VERSION} standalone "${spec.name}" (pid ${pid}) on ${host}: binary ${spec.brokerPort}, admin + WebSocket ${spec.webPort}; log ${logFile}`);
   try {
     await waitHealthy(inst, t0 + (opts.timeoutMs ?? 180_000), pid);
+    await prepareNamespace(adminFor(inst), 'public/default', ENGINE_ROLE);
   } catch (error) {
+    // Never leave a broker running that no instance.json describes (the next start would spawn a second one on its data).
     if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- last lines of ${logFile} ---\n${tail(logFile, 30)}`);
   }
-  await prepareNamespace(adminFor(inst), 'public/default', ENGINE_ROLE);
   const ready: Instance = { ...inst, startSeconds: (Date.now() - t0) / 1000 };
   writeFileSync(p.info, JSON.stringify(ready, null, 2));
   log(`Pulsar standalone "${spec.name}" healthy after ${ready.startSeconds.toFixed(1)} s`);
@@ -210,8 +229,8 @@ export async function stopStandalone(name: string, log: Log = () => {}, opts: { 
   if (!existsSync(p.pid)) return false;
   const pid = Number(readFileSync(p.pid, 'utf8'));
   rmSync(p.info, { force: true });
-  if (!Number.isInteger(pid) || !isAlive(pid)) {
-    rmSync(p.pid, { force: true });
+  if (!Number.isInteger(pid) || !isInstanceProcess(pid, name, opts.root ?? cacheRoot())) {
+    rmSync(p.pid, { force: true }); // gone, or its pid now belongs to another process
     return false;
   }
   process.kill(pid, opts.kill9 ? 'SIGKILL' : 'SIGTERM');

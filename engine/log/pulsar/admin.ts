@@ -1,14 +1,15 @@
 /**
  * Pulsar's admin REST API (`{webServiceUrl}/admin/v2/...`), the slice this project uses: the
- * WebSocket client asks it what the binary protocol would (partitions, last message id), the log
- * checks the namespace at open, and the standalone launcher and tests set namespaces up with it.
+ * WebSocket client asks it what the binary protocol answers in-band (the partitions of a topic),
+ * and the standalone launcher, the load test and the tests set namespaces up with it.
  *
  * Errors keep the broker's status and reason ("401 Unauthorized", "404 Namespace does not exist"),
  * so a wrong URL, a wrong tenant/namespace and a missing permission each read as what they are.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { topicPath } from './topic-names.ts';
 
 export type TokenSource = string | (() => string) | undefined;
 
@@ -27,6 +28,8 @@ export class PulsarAdminError extends Error {
     readonly path: string,
     readonly status: number,
     readonly reason: string,
+    /** The answer was Pulsar's JSON `{"reason": ...}`, not some other server's page. */
+    readonly json = false,
   ) {
     super(`${method} ${path}: ${status === 0 ? reason : `${status} ${reason}`}`);
     this.name = 'PulsarAdminError';
@@ -37,26 +40,23 @@ export function resolveToken(token: TokenSource): string | undefined {
   return typeof token === 'function' ? token() : token;
 }
 
-/** The broker's reason: `{"reason": "..."}` bodies, else the raw text. */
-function reasonOf(text: string): string {
+/** The broker's reason: `{"reason": "..."}` bodies (json), else the raw text. */
+function reasonOf(text: string): { reason: string; json: boolean } {
   try {
-    const body = JSON.parse(text) as { reason?: unknown; message?: unknown };
-    if (typeof body.reason === 'string') return body.reason;
-    if (typeof body.message === 'string') return body.message;
+    const body = JSON.parse(text) as { reason?: unknown };
+    if (typeof body.reason === 'string') return { reason: body.reason, json: true };
   } catch {
     // not JSON
   }
-  return text.slice(0, 300) || 'no body';
+  return { reason: text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300) || 'no body', json: false };
 }
 
 export class PulsarAdmin {
   private readonly base: URL;
-  private readonly agent: Agent | undefined;
 
   constructor(private readonly o: AdminOptions) {
     this.base = new URL(o.webServiceUrl);
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`admin URL must be http(s)://, got ${o.webServiceUrl}`);
-    this.agent = this.base.protocol === 'https:' && o.tlsTrustCertsFile ? new Agent({ ca: readFileSync(o.tlsTrustCertsFile) }) : undefined;
   }
 
   get url(): string {
@@ -79,16 +79,16 @@ export class PulsarAdmin {
     return this.call<void>('DELETE', path);
   }
 
-  /** `{tenant}/{namespace}/{local}` of a `persistent://` topic, for admin paths. */
-  static topicPath(topic: string): string {
-    const m = /^persistent:\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(topic);
-    if (!m) throw new Error(`not a persistent topic name: ${topic}`);
-    return `${m[1]}/${m[2]}/${encodeURIComponent(m[3]!)}`;
+  /** `/admin/v2/persistent/{tenant}/{namespace}/{local}` + `rest`. */
+  static topicUrl(topic: string, rest: string): string {
+    return `/admin/v2/${topicPath(topic)}${rest}`;
   }
 
   call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.base);
+    // Token and CA read at every call, as the WebSocket client does at every connection (rotation).
     const token = resolveToken(this.o.token);
+    const ca = url.protocol === 'https:' && this.o.tlsTrustCertsFile ? readFileSync(this.o.tlsTrustCertsFile) : undefined;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
@@ -98,14 +98,17 @@ export class PulsarAdmin {
     }
     const send = url.protocol === 'https:' ? request : httpRequest;
     return new Promise<T>((resolve, reject) => {
-      const req = send(url, { method, headers, timeout: this.o.timeoutMs ?? 10_000, ...(this.agent ? { agent: this.agent } : {}) }, (res) => {
+      const req = send(url, { method, headers, timeout: this.o.timeoutMs ?? 10_000, ...(ca ? { ca } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (e) => reject(new PulsarAdminError(method, path, 0, e.message)));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) return reject(new PulsarAdminError(method, path, status, reasonOf(text)));
+          if (status < 200 || status >= 300) {
+            const r = reasonOf(text);
+            return reject(new PulsarAdminError(method, path, status, r.reason, r.json));
+          }
           if (text === '') return resolve(undefined as T);
           try {
             resolve(JSON.parse(text) as T);

@@ -21,7 +21,8 @@ import type { AppendRequest } from '../types.ts';
 import type { AreaReader } from './area-reader.ts';
 import { PROP, controlMessage, dataMessage, epochWithGeneration, type DeadLetterReason } from './codec.ts';
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** `p`, or log_unavailable after `ms` (a message written but never read back). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new EngineError('log_unavailable', `${what}: no answer within ${ms} ms`)), ms);

@@ -6,8 +6,10 @@
  *   websocket  Pulsar's WebSocket API over `ws` (no native library)  ./websocket/
  *   double     the in-memory test double                            ./testing/
  *
- * One contract suite (../contract.ts) runs against PulsarLog on each; the double's semantics are
- * pinned against the real broker by the same suite.
+ * The one contract suite (../contract.ts) runs against PulsarLog on the double and, through the
+ * WebSocket client, on a real broker; the double's own claims are checked on the real broker too
+ * (testing/real-pulsar.broker.test.ts). The native client has met no broker here (libpulsar
+ * cannot load on these machines).
  */
 import type { TokenSource } from './admin.ts';
 

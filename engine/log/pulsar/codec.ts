@@ -14,7 +14,8 @@
  * A message from any other producer is a data message too: content type `abe-content-type` or
  * binary, time `abe-time` or the event/publish timestamp, expiry `abe-expires-at` or never. Any
  * message carrying `abe-kind` is a control message, whatever its kind, so engine versions that add
- * kinds never change offsets. Foreign producers must not set `abe-kind`.
+ * kinds never change offsets. Foreign producers must not set `abe-kind`, `abe-seq` or
+ * `abe-producer` (the engine's own bookkeeping: resend detection, read-back of its appends).
  */
 import { createHash } from 'node:crypto';
 import { unpack } from 'msgpackr';

@@ -12,10 +12,20 @@
  * ECONNREFUSED; unknown host -> ENOTFOUND. Native client: AuthenticationError, AuthorizationError,
  * TopicNotFound are configuration; ConnectError, TimeOut, ServiceUnitNotReady are transient.
  */
+import { EngineError } from '../../errors.ts';
+import { PulsarAdminError } from './admin.ts';
+import { PulsarWsError } from './websocket/socket.ts';
 
 export interface PulsarFailure {
   /** true: configuration, waiting will not help. */
   readonly fatal: boolean;
+  /**
+   * A network-level answer that is usually configuration (an unknown host, a port that does not
+   * speak HTTP) but can also be a broker restarting under a load balancer: the open tries a couple
+   * more times before it gives up. Answers from Pulsar itself (401, 403, 404 with a reason) are
+   * certain at once.
+   */
+  readonly confirm: boolean;
   readonly message: string;
 }
 
@@ -25,11 +35,18 @@ interface Where {
   readonly namespace: string;
 }
 
-function statusOf(error: unknown): { status: number; reason: string } | undefined {
+/** The HTTP answer in the cause chain: only the clients' own errors carry one (EngineError's `status` is ours, not Pulsar's). */
+function answerOf(error: unknown): { status: number; reason: string; json: boolean } | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const s = (e as { status?: unknown; reason?: unknown }).status;
-    if (typeof s === 'number') return { status: s, reason: String((e as { reason?: unknown }).reason ?? e.message) };
+    if (e instanceof PulsarAdminError) return { status: e.status, reason: e.reason, json: e.json };
+    if (e instanceof PulsarWsError) return { status: e.status, reason: e.reason, json: false };
   }
+  return undefined;
+}
+
+/** A refusal the log itself decided (e.g. a partitioned meta topic): configuration, said as it is. */
+function ownRefusal(error: unknown): EngineError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) if (e instanceof EngineError) return e;
   return undefined;
 }
 
@@ -41,9 +58,10 @@ function text(error: unknown): string {
 
 export function diagnose(error: unknown, w: Where): PulsarFailure {
   const all = text(error);
-  const s = statusOf(error);
-  const fatal = (message: string): PulsarFailure => ({ fatal: true, message: `${message} (${all})` });
-  const transient = (message: string): PulsarFailure => ({ fatal: false, message: `${message} (${all})` });
+  const s = answerOf(error);
+  const fatal = (message: string, confirm = false): PulsarFailure => ({ fatal: true, confirm, message: `${message} (${all})` });
+  const own = ownRefusal(error);
+  if (own && s === undefined) return { fatal: true, confirm: false, message: own.message };
   if (s && s.status === 401 && /Authentication required|authenticat/i.test(s.reason)) return fatal(`Pulsar at ${w.url} rejected the credentials: check --pulsar-token / --pulsar-token-file`);
   if ((s && (s.status === 401 || s.status === 403)) || /AuthorizationError|Unauthorized|Not authorized/i.test(all)) {
     return fatal(`not allowed on namespace ${w.namespace} at ${w.url}: it does not exist, or the token's role has no produce + consume grant on it (pulsar-admin namespaces create / grant-permission --actions produce,consume)`);
@@ -52,10 +70,13 @@ export function diagnose(error: unknown, w: Where): PulsarFailure {
   if ((s && s.status === 404 && /Tenant/i.test(s.reason)) || /TopicNotFound|Tenant does not exist|Namespace (does not exist|not found)/i.test(all)) {
     return fatal(`the tenant or namespace of --pulsar-namespace ${w.namespace} does not exist at ${w.url}`);
   }
+  // Pulsar's own refusals come with a JSON reason: say it; anything else that answers is not Pulsar.
+  if (s && s.json && s.status >= 400 && s.status < 500) return fatal(`Pulsar at ${w.url} refused: ${s.status} ${s.reason}`);
   if (s && (s.status === 404 || s.status === 405 || (s.status >= 300 && s.status < 400))) return fatal(`${w.url} answers, but not as a Pulsar web service (admin + WebSocket API): check --pulsar-web-url`);
-  if (/ENOTFOUND|EAI_AGAIN/.test(all)) return fatal(`cannot resolve the host of ${w.url}: check --pulsar-url / --pulsar-web-url`);
+  if (/ENOTFOUND/.test(all)) return fatal(`cannot resolve the host of ${w.url}: check --pulsar-url / --pulsar-web-url`, true);
   if (/socket hang up|Parse Error|HPE_|wrong version number|EPROTO/i.test(all)) {
-    return fatal(`${w.url} does not speak HTTP(S) as Pulsar's web service does: is it the binary port (6650) instead of the web port (8080)? check --pulsar-web-url`);
+    return fatal(`${w.url} does not speak HTTP(S) as Pulsar's web service does: is it the binary port (6650) instead of the web port (8080)? check --pulsar-web-url`, true);
   }
-  return transient(`Pulsar at ${w.url} is not reachable (yet)`);
+  // Refused connections, timeouts, EAI_AGAIN (DNS: try again), 5xx: a broker that is down or starting.
+  return { fatal: false, confirm: false, message: `Pulsar at ${w.url} is not reachable (yet) (${all})` };
 }

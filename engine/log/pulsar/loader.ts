@@ -52,7 +52,7 @@ export async function loadClient(choice: ClientChoice, importer: Importer = defa
   try {
     return { module: await loadPulsarClient(importer), kind: 'native', reason: 'auto: the native pulsar-client loaded' };
   } catch (error) {
-    const why = error instanceof Error ? error.message.replace(/\. Install its native binding.*$/s, '') : String(error);
+    const why = (error instanceof Error ? error.message : String(error)).replace(` ${INSTALL_HINT}`, '');
     return { module: websocketModule, kind: 'websocket', reason: `auto: the native client is not available (${why}); using Pulsar's WebSocket API` };
   }
 }

@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client, Producer } from './client-api.ts';
 import { EngineError } from '../../errors.ts';
 import type { PulsarModule } from './options.ts';
+import { withTimeout } from './area-writer.ts';
 import { TailingReader } from './tailing-reader.ts';
 
 export interface MetaStoreOptions {
@@ -77,7 +78,8 @@ export class MetaStore {
     const nonce = randomBytes(8).toString('hex');
     const back = new Promise<void>((r) => this.nonceSeen.set(nonce, r));
     await this.write({ kind: 'epoch', epoch: randomBytes(8).toString('hex'), nonce });
-    await back; // everything before our proposal has been read: the first epoch record is known
+    // Everything before our proposal has been read once it is back: the first epoch record is known.
+    await withTimeout(back, this.o.sendTimeoutMs * 2 + 1000, `${this.o.topic}: reading back the epoch proposal`);
     if (!this.epoch) throw new Error(`meta topic ${this.o.topic}: no epoch after proposing one`);
   }
 

@@ -60,14 +60,19 @@ export class PulsarLog implements AreaLog {
     const common = { client: this.client, sendTimeoutMs: o.sendTimeoutMs, backoffMs: o.backoffMs, onError: o.onError };
     this.producers = new ProducerPool({ ...common, producerName: o.producerName, producerIdleMs: o.producerIdleMs, now: o.now });
     this.deadLetters = new ProducerPool({ ...common, producerName: `${o.producerName}-dlq`, producerIdleMs: o.producerIdleMs, now: o.now });
-    const failure = await this.openMeta();
+    let failure = await this.openMeta();
+    // A network-level answer that looks like configuration is confirmed twice before the start gives up.
+    for (let again = 0; failure?.fatal && failure.confirm && again < 2; again++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      failure = await this.openMeta();
+    }
     if (!failure) return;
     if (failure.fatal) {
       await this.shutdown();
       throw new EngineError('log_unavailable', `cannot open the Pulsar log: ${failure.message}`);
     }
     o.onError(new Error(failure.message), 'opening the Pulsar log: starting not ready, retrying in the background');
-    this.retryOpen(0);
+    this.retryOpen(0, failure.message);
   }
 
   /** One attempt at the meta topic; undefined when the log is open. */
@@ -96,7 +101,12 @@ export class PulsarLog implements AreaLog {
     return undefined;
   }
 
-  private retryOpen(attempt: number): void {
+  /**
+   * Retries an open that found the broker unreachable. A configuration error found only now (the
+   * broker came back with a wrong token, say) cannot stop a running engine: it stays not ready and
+   * says so when the reason changes and every 10th retry.
+   */
+  private retryOpen(attempt: number, lastSaid: string): void {
     this.openRetry = setTimeout(() => {
       this.openRetry = undefined;
       if (this.closed) return;
@@ -106,8 +116,9 @@ export class PulsarLog implements AreaLog {
           this.o.onError(new Error(`the Pulsar log is open after ${attempt + 1} retries`), 'opening the Pulsar log: recovered');
           return;
         }
-        if (attempt % 10 === 0 || failure.fatal) this.o.onError(new Error(failure.message), `opening the Pulsar log: still not open after ${attempt + 1} retries`);
-        this.retryOpen(attempt + 1);
+        const changed = failure.message.replace(/\(.*$/, '') !== lastSaid.replace(/\(.*$/, '');
+        if (changed || attempt % 10 === 9) this.o.onError(new Error(failure.message), `opening the Pulsar log: still not open after ${attempt + 1} retries`);
+        this.retryOpen(attempt + 1, changed ? failure.message : lastSaid);
       });
     }, backoffDelay(attempt, OPEN_RETRY_MS));
     this.openRetry.unref();

@@ -89,3 +89,10 @@ export function validateDeadLetterSuffix(suffix: string): string {
   }
   return suffix;
 }
+
+/** `persistent://tenant/ns/local` -> `persistent/tenant/ns/local` (local URL-encoded): the path form of the admin and WebSocket APIs. */
+export function topicPath(topic: string): string {
+  const m = /^(persistent|non-persistent):\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(topic);
+  if (!m) throw new Error(`not a fully qualified topic name: ${topic}`);
+  return `${m[1]}/${m[2]}/${m[3]}/${encodeURIComponent(m[4]!)}`;
+}

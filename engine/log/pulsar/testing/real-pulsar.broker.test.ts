@@ -51,7 +51,7 @@ describe.skipIf(!b)('Pulsar as the double models it, on the real broker', () => 
       await p.send({ data: Buffer.from(`m${i}`) });
       await p.close();
       // Unloading the topic closes its ledger; the next producer writes into a new one.
-      if (i % 2 === 1) await b!.admin.put(`/admin/v2/persistent/${PulsarAdmin.topicPath(topic)}/unload`);
+      if (i % 2 === 1) await b!.admin.put(PulsarAdmin.topicUrl(topic, '/unload'));
     }
     const ms = await readAll(topic, WsMessageId.earliest(), 5);
     expect(texts(ms)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);

@@ -30,13 +30,12 @@ export class WsClient implements Client {
   async createReader(config: ReaderConfig): Promise<Reader> {
     if (this.closed) throw new Error('Failed to create reader: AlreadyClosed');
     const onError = (error: unknown, where: string): void => this.config.log?.('warn', `${where}: ${error instanceof Error ? error.message : String(error)}`);
-    const r = await WsReader.create(this.endpoint, config, onError);
-    return this.own(r);
+    return this.own(await WsReader.create(this.endpoint, config, onError, (r) => this.owned.delete(r)));
   }
 
   async createProducer(config: ProducerConfig): Promise<Producer> {
     if (this.closed) throw new Error('Failed to create producer: AlreadyClosed');
-    return this.own(await WsProducer.create(this.endpoint, config));
+    return this.own(await WsProducer.create(this.endpoint, config, (p) => this.owned.delete(p)));
   }
 
   /**
@@ -45,11 +44,9 @@ export class WsClient implements Client {
    * answers; without the flag a topic not created yet is a 404).
    */
   async getPartitionsForTopic(topic: string): Promise<string[]> {
-    const m = /^persistent:\/\/(.+)$/.exec(topic);
-    if (!m) throw new Error(`not a persistent topic: ${topic}`);
     let meta: { partitions?: number };
     try {
-      meta = await this.admin.get<{ partitions?: number }>(`/admin/v2/persistent/${PulsarAdmin.topicPath(topic)}/partitions?checkAllowAutoCreation=true`);
+      meta = await this.admin.get<{ partitions?: number }>(PulsarAdmin.topicUrl(topic, '/partitions?checkAllowAutoCreation=true'));
     } catch (error) {
       if (error instanceof PulsarAdminError) throw new Error(`Failed to GetPartitionsForTopic ${topic}: ${error.status === 0 ? error.reason : `${error.status} ${error.reason}`}`, { cause: error });
       throw error;
@@ -65,17 +62,13 @@ export class WsClient implements Client {
     return null;
   }
 
+  /** Tracks what must close with the client (each removes itself when closed first). */
   private own<T extends WsReader | WsProducer>(c: T): T {
     if (this.closed) {
       void c.close();
       throw new Error('the client was closed');
     }
     this.owned.add(c);
-    const close = c.close.bind(c);
-    c.close = async () => {
-      this.owned.delete(c);
-      return close();
-    };
     return c;
   }
 }

@@ -11,7 +11,8 @@
  * abe-seq) (../area-window.ts).
  */
 import type { MessageId, Producer, ProducerConfig, ProducerMessage } from '../client-api.ts';
-import { Link, type SocketEndpoint, topicPath, wsBase } from './socket.ts';
+import { topicPath } from '../topic-names.ts';
+import { Link, type SocketEndpoint, wsBase } from './socket.ts';
 import { WsMessageId } from './message.ts';
 
 interface Pending {
@@ -37,6 +38,7 @@ export class WsProducer implements Producer {
   private constructor(
     endpoint: SocketEndpoint,
     private readonly config: ProducerConfig,
+    private readonly onClosed: (p: WsProducer) => void,
   ) {
     const q = new URLSearchParams();
     if (config.producerName) q.set('producerName', config.producerName);
@@ -54,18 +56,13 @@ export class WsProducer implements Producer {
       onUp: (ws) => {
         for (const p of this.pending.values()) ws.send(p.frame);
       },
-      onDown: () => {},
     });
   }
 
-  static async create(endpoint: SocketEndpoint, config: ProducerConfig): Promise<WsProducer> {
-    const p = new WsProducer(endpoint, config);
+  static async create(endpoint: SocketEndpoint, config: ProducerConfig, onClosed: (p: WsProducer) => void = () => {}): Promise<WsProducer> {
+    const p = new WsProducer(endpoint, config, onClosed);
     await p.link.open();
     return p;
-  }
-
-  isConnected(): boolean {
-    return this.link.connected;
   }
 
   send(message: ProducerMessage): Promise<MessageId> {
@@ -95,6 +92,7 @@ export class WsProducer implements Producer {
   async close(): Promise<null> {
     this.closed = true;
     this.link.close();
+    this.onClosed(this);
     for (const [context, p] of this.pending) {
       this.pending.delete(context);
       if (p.timer) clearTimeout(p.timer);

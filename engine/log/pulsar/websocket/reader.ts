@@ -5,11 +5,13 @@
  * each frame right after its listener ran.
  *
  * After a drop (broker restart, network) it reconnects by itself, starting after the last message
- * it delivered, as the native client's readers do; while down, isConnected() is false. Messages
- * from other topics' frames, or non-message frames, never reach the listener.
+ * it delivered, as the native client's readers do; while down, isConnected() is false.
+ * Non-message frames never reach the listener; a frame it cannot decode drops the connection, so
+ * the reader starts again after the last message delivered (skipping one would shift offsets).
  */
 import type { Message, MessageId, Reader, ReaderConfig } from '../client-api.ts';
-import { Link, type SocketEndpoint, topicPath, wsBase } from './socket.ts';
+import { topicPath } from '../topic-names.ts';
+import { Link, type SocketEndpoint, wsBase } from './socket.ts';
 import { WsMessage, isReaderFrame, startParam } from './message.ts';
 
 export class WsReader implements Reader {
@@ -21,6 +23,7 @@ export class WsReader implements Reader {
     endpoint: SocketEndpoint,
     private readonly config: ReaderConfig,
     onError: (error: unknown, where: string) => void,
+    private readonly onClosed: (r: WsReader) => void,
   ) {
     this.start = config.startMessageId;
     const base = `${wsBase(endpoint.webServiceUrl)}/reader/${topicPath(config.topic)}`;
@@ -28,13 +31,11 @@ export class WsReader implements Reader {
     const name = config.readerName ? `&readerName=${encodeURIComponent(config.readerName)}` : '';
     this.link = new Link(endpoint, () => `${base}?messageId=${encodeURIComponent(startParam(this.start))}&receiverQueueSize=${queue}&cryptoFailureAction=CONSUME${name}`, {
       onFrame: (text) => this.onFrame(text, onError),
-      onUp: () => {},
-      onDown: () => {},
     });
   }
 
-  static async create(endpoint: SocketEndpoint, config: ReaderConfig, onError: (error: unknown, where: string) => void): Promise<WsReader> {
-    const r = new WsReader(endpoint, config, onError);
+  static async create(endpoint: SocketEndpoint, config: ReaderConfig, onError: (error: unknown, where: string) => void, onClosed: (r: WsReader) => void = () => {}): Promise<WsReader> {
+    const r = new WsReader(endpoint, config, onError, onClosed);
     await r.link.open();
     return r;
   }
@@ -45,23 +46,22 @@ export class WsReader implements Reader {
 
   async close(): Promise<null> {
     this.link.close();
+    this.onClosed(this);
     return null;
   }
 
   private onFrame(text: string, onError: (error: unknown, where: string) => void): void {
     let frame: unknown;
-    try {
-      frame = JSON.parse(text);
-    } catch (error) {
-      onError(error, `undecodable frame from the reader of ${this.config.topic}`);
-      return;
-    }
-    if (!isReaderFrame(frame)) return; // e.g. an answer to a command this reader never sends
     let message: Message;
     try {
+      frame = JSON.parse(text);
+      if (!isReaderFrame(frame)) return; // e.g. an answer to a command this reader never sends
       message = new WsMessage(frame);
     } catch (error) {
-      onError(error, `undecodable message on ${this.config.topic}`);
+      // Skipping it would shift this reader's count against every other reader's: start again
+      // after the last message delivered instead.
+      onError(error, `undecodable frame from the reader of ${this.config.topic} (reconnecting)`);
+      this.link.drop();
       return;
     }
     this.start = message.getMessageId();

@@ -29,13 +29,6 @@ export class PulsarWsError extends Error {
   }
 }
 
-/** `persistent://t/ns/local` -> `persistent/t/ns/local` (the API's path form). */
-export function topicPath(topic: string): string {
-  const m = /^(persistent|non-persistent):\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(topic);
-  if (!m) throw new Error(`not a fully qualified topic name: ${topic}`);
-  return `${m[1]}/${m[2]}/${m[3]}/${encodeURIComponent(m[4]!)}`;
-}
-
 export function wsBase(webServiceUrl: string): string {
   const u = new URL(webServiceUrl);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`the WebSocket client needs the broker's http(s):// web service URL, got ${webServiceUrl}`);
@@ -97,10 +90,11 @@ export interface LinkEvents {
   /** A text frame from the broker. */
   onFrame(text: string): void;
   /** The socket opened (first time and after every reconnect). */
-  onUp(ws: WebSocket): void;
-  /** The socket dropped (the link reconnects by itself unless closed). */
-  onDown(error: Error | undefined): void;
+  onUp?(ws: WebSocket): void;
 }
+
+/** A connection that lasted this long counts as good: the next drop starts the backoff over. */
+const STABLE_MS = 5000;
 
 /**
  * A socket that comes back: after a drop it reconnects (URL recomputed each time, so a reader
@@ -114,6 +108,7 @@ export class Link {
   private timer: NodeJS.Timeout | undefined;
   private pinger: NodeJS.Timeout | undefined;
   private awaitingPong = false;
+  private upSince = 0;
   lastError: Error | undefined;
 
   constructor(
@@ -137,6 +132,11 @@ export class Link {
     return true;
   }
 
+  /** Drops the current socket; the link reconnects as after any drop. */
+  drop(): void {
+    this.ws?.terminate();
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
@@ -152,7 +152,7 @@ export class Link {
       return;
     }
     this.ws = ws;
-    this.attempt = 0;
+    this.upSince = Date.now();
     ws.on('message', (data, isBinary) => {
       if (!isBinary) this.events.onFrame(data.toString());
     });
@@ -161,13 +161,14 @@ export class Link {
       if (this.ws !== ws) return;
       this.ws = undefined;
       this.stopPing();
-      const error = new Error(`WebSocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
-      this.lastError = error;
-      this.events.onDown(error);
+      this.lastError = new Error(`WebSocket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+      // A socket the broker closes right after opening it (a name still registered, a topic being
+      // fenced) must not be retried every 50 ms: only a connection that lasted resets the backoff.
+      this.attempt = Date.now() - this.upSince >= STABLE_MS ? 0 : this.attempt + 1;
       this.reconnectLater();
     });
     this.startPing(ws);
-    this.events.onUp(ws);
+    this.events.onUp?.(ws);
   }
 
   private reconnectLater(): void {
