@@ -7,12 +7,12 @@
  * POST-to-201 latency (P50/P99/max), and the CPU of the engine and of the Pulsar broker, all in one
  * invocation (same machine state). Both logs run the same engine build with one process.
  */
-import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { build } from 'hdr-histogram-js';
 import { startEngine, type EngineHandle } from './engine-process.ts';
 import { cpuTimes, describeMachine, loadAverage, memory } from './proc-stats.ts';
+import { httpSender } from './publisher.ts';
 import { cpuDiff, fmt, log, REPO, round, sleep } from './swarm.ts';
 import { pulsarLog } from './target.ts';
 
@@ -45,18 +45,8 @@ const seconds = Number(values.seconds);
 const size = Number(values.size);
 
 async function measure(engine: EngineHandle, area: string, concurrency: number, brokerPid: number | undefined): Promise<Omit<Row, 'log'>> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const sender = httpSender({ host: engine.host, port: engine.port }, [area], concurrency);
   const body = Buffer.from(JSON.stringify({ kind: 'bench', pad: 'x'.repeat(Math.max(0, size - 30)) }));
-  const path = `/v1/areas/${encodeURIComponent(area)}/messages`;
-  const post = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const req = http.request({ host: engine.host, port: engine.port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 201));
-      });
-      req.on('error', () => resolve(false));
-      req.end(body);
-    });
   const hist = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   let ok = 0;
   let failures = 0;
@@ -65,7 +55,7 @@ async function measure(engine: EngineHandle, area: string, concurrency: number, 
   const loop = async (): Promise<void> => {
     while (!stop) {
       const t0 = performance.now();
-      const good = await post();
+      const good = 'offset' in (await sender.send(0, body));
       if (!measuring) continue;
       if (good) {
         ok++;
@@ -87,7 +77,7 @@ async function measure(engine: EngineHandle, area: string, concurrency: number, 
   const brokerCpu = brokerPid === undefined ? undefined : cpuDiff(cpuTimes(brokerPid), b0);
   stop = true;
   await Promise.all(loops);
-  agent.destroy();
+  sender.close();
   return {
     concurrency,
     publishes: ok,

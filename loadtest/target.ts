@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SPEC, ENGINE_ROLE } from '../scripts/pulsar/config.ts';
 import { isInstanceProcess, readInstance } from '../scripts/pulsar/standalone.ts';
-import { PulsarAdmin, prepareNamespace } from '../engine/log/pulsar/admin.ts';
+import { PulsarAdmin, ownNamespace } from '../engine/log/pulsar/admin.ts';
 import net from 'node:net';
 import { signToken } from '../engine/auth/testing.ts';
 import type { Cli, TargetSpec } from './cli.ts';
@@ -123,14 +123,12 @@ export async function pulsarLog(runId: string): Promise<{ args: string[]; pid: n
   const adminTokenFile = process.env.PULSAR_ADMIN_TOKEN_FILE ?? inst?.adminTokenFile;
   if (!webUrl || !tokenFile || !adminTokenFile || !inst || !isInstanceProcess(inst.pid, DEFAULT_SPEC.name)) throw new Error('--target engine-pulsar: no Pulsar broker running (npm run pulsar -- start)');
   const admin = new PulsarAdmin({ webServiceUrl: webUrl, token: () => readFileSync(adminTokenFile, 'utf8').trim() });
-  const namespace = `public/abe-lt-${runId}`;
-  await admin.put(`/admin/v2/namespaces/${namespace}`, {});
-  await prepareNamespace(admin, namespace, ENGINE_ROLE);
+  const ns = await ownNamespace(admin, `public/abe-lt-${runId}`, ENGINE_ROLE, log);
   return {
-    args: ['--log', 'pulsar', '--pulsar-client', 'websocket', '--pulsar-web-url', webUrl, '--pulsar-token-file', tokenFile, '--pulsar-namespace', namespace],
+    args: ['--log', 'pulsar', '--pulsar-client', 'websocket', '--pulsar-web-url', webUrl, '--pulsar-token-file', tokenFile, '--pulsar-namespace', ns.namespace],
     pid: inst.pid,
     version: `Pulsar ${inst.version}`,
-    drop: () => admin.delete(`/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => log(`could not delete ${namespace}: ${String(e)}`)),
+    drop: ns.drop,
   };
 }
 

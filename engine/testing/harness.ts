@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseConfig } from '../config.ts';
-import { prepareNamespace } from '../log/pulsar/admin.ts';
+import { ownNamespace } from '../log/pulsar/admin.ts';
 import { ENGINE_ROLE, realBroker } from '../log/pulsar/testing/broker.ts';
 import { createLogger } from '../logger.ts';
 import { startEngine, type Engine } from '../server.ts';
@@ -65,14 +65,10 @@ async function logFlags(dir: string): Promise<{ flags: string[]; drop(): Promise
   if (process.env.ABE_TEST_LOG !== 'pulsar') return { flags: [], drop: async () => {} };
   const b = realBroker();
   if (!b) throw new Error('ABE_TEST_LOG=pulsar needs a Pulsar broker (engine/testing/pulsar-setup.ts starts one)');
-  const namespace = `public/abe-e2e-${basename(dir).replace(/[^A-Za-z0-9-]/g, '').toLowerCase()}`;
-  await b.admin.put(`/admin/v2/namespaces/${namespace}`, {}).catch((e: unknown) => {
-    if ((e as { status?: number }).status !== 409) throw e; // 409: exists (a restart on the same dir)
-  });
-  await prepareNamespace(b.admin, namespace, ENGINE_ROLE);
+  const ns = await ownNamespace(b.admin, `public/abe-e2e-${basename(dir).replace(/[^A-Za-z0-9-]/g, '').toLowerCase()}`, ENGINE_ROLE);
   return {
-    flags: ['--log', 'pulsar', '--pulsar-client', 'websocket', '--pulsar-web-url', b.webUrl, '--pulsar-token-file', b.engineTokenFile, '--pulsar-namespace', namespace],
-    drop: () => b.admin.delete(`/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => console.warn(`could not delete ${namespace}:`, e)),
+    flags: ['--log', 'pulsar', '--pulsar-client', 'websocket', '--pulsar-web-url', b.webUrl, '--pulsar-token-file', b.engineTokenFile, '--pulsar-namespace', ns.namespace],
+    drop: ns.drop,
   };
 }
 

@@ -135,3 +135,18 @@ export async function prepareNamespace(admin: PulsarAdmin, namespace: string, ro
   await admin.post(`/admin/v2/namespaces/${namespace}/deduplication`, true);
   await admin.post(`/admin/v2/namespaces/${namespace}/permissions/${role}`, ['produce', 'consume']);
 }
+
+/**
+ * A namespace of the caller's own (tests, load-test runs): created unless it exists, prepared as
+ * above; `drop()` deletes it with everything in it and reports a failure to `warn`, never throws.
+ */
+export async function ownNamespace(admin: PulsarAdmin, namespace: string, role: string, warn: (line: string) => void = console.warn): Promise<{ namespace: string; drop(): Promise<void> }> {
+  await admin.put(`/admin/v2/namespaces/${namespace}`, {}).catch((e: unknown) => {
+    if (!(e instanceof PulsarAdminError && e.status === 409)) throw e; // 409: it exists (an engine restarted on it)
+  });
+  await prepareNamespace(admin, namespace, role);
+  return {
+    namespace,
+    drop: () => admin.delete(`/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => warn(`could not delete ${namespace}: ${String(e)}`)),
+  };
+}

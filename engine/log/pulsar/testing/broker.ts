@@ -12,9 +12,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PulsarAdmin, prepareNamespace } from '../admin.ts';
+import { ENGINE_ROLE } from '../../../../scripts/pulsar/config.ts';
+import { PulsarAdmin, ownNamespace } from '../admin.ts';
 
-export const ENGINE_ROLE = 'abe-engine';
+export { ENGINE_ROLE };
 
 export interface RealBroker {
   readonly webUrl: string;
@@ -46,12 +47,6 @@ export function realBroker(env: NodeJS.ProcessEnv = process.env): RealBroker | u
 export const NO_BROKER_NOTICE = 'no Pulsar broker configured: the real-broker suite is SKIPPED (`npm run pulsar -- start`, then `eval "$(npm run -s pulsar -- env)"`; CI sets ABE_REQUIRE_PULSAR=1 and never skips)';
 
 /** A namespace of its own (`public/abe-test-<random>`), set up as the engine needs; `drop()` deletes it. */
-export async function testNamespace(b: RealBroker, prefix = 'abe-test'): Promise<{ namespace: string; drop(): Promise<void> }> {
-  const namespace = `public/${prefix}-${randomBytes(4).toString('hex')}`;
-  await b.admin.put(`/admin/v2/namespaces/${namespace}`, {});
-  await prepareNamespace(b.admin, namespace, ENGINE_ROLE);
-  return {
-    namespace,
-    drop: () => b.admin.delete(`/admin/v2/namespaces/${namespace}?force=true`).catch((e: unknown) => console.warn(`could not delete ${namespace}:`, e)),
-  };
+export function testNamespace(b: RealBroker, prefix = 'abe-test'): Promise<{ namespace: string; drop(): Promise<void> }> {
+  return ownNamespace(b.admin, `public/${prefix}-${randomBytes(4).toString('hex')}`, ENGINE_ROLE);
 }
