@@ -54,6 +54,14 @@ writeFileSync(privFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).priva
 const junkFile = join(tmp, 'junk.txt');
 writeFileSync(junkFile, 'hello');
 
+describe('admission flags', () => {
+  it('parses --flapping-by lists and refuses unknown keys', () => {
+    const parsed = parseConfig(['--flapping-by', 'subject, address', '--max-connect-rate', '500'], {});
+    expect('config' in parsed && parsed.config.admission).toEqual({ maxConnectRate: 500, flapping: { maxConnects: 15, windowMs: 60_000, banMs: 300_000, by: ['subject', 'address'] } });
+    expect(() => parseConfig(['--flapping-by', 'clientid,ip'], {})).toThrow(/--flapping-by.*clientid, subject, address/);
+  });
+});
+
 describe('parseConfig', () => {
   it('documented defaults', () => {
     expect(cfg()).toEqual({
@@ -74,6 +82,8 @@ describe('parseConfig', () => {
         maxBackpressureBytes: 262_144,
         maxPendingAppends: 10_000,
       },
+      // EMQX's defaults (15 connects a minute -> banned for 5 minutes), by MQTT client id; no connect-rate limit.
+      admission: { maxConnectRate: 0, flapping: { maxConnects: 15, windowMs: 60_000, banMs: 300_000, by: ['clientid'] } },
       ringSize: 4096,
       sweepIntervalMs: 250,
       ack: { resendAfterMs: 5000, maxResends: 5 },

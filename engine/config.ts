@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { EngineConfig, PulsarConfig } from './config.types.ts';
+import { FLAPPING_KEYS, type EngineConfig, type FlappingKey, type PulsarConfig } from './config.types.ts';
 import { EngineError } from './errors.ts';
 import { MIN_HS_SECRET_BYTES } from './auth/jwt.ts';
 import { parseNamespace, validateDeadLetterSuffix } from './log/pulsar/topic-names.ts';
 
-type Kind = 'string' | 'int' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix';
+type Kind = 'string' | 'int' | 'flappingKeys' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix';
 
 interface OptionSpec {
   readonly flag: string;
@@ -52,6 +52,11 @@ export const OPTIONS = [
   { flag: 'max-connections', env: 'MAX_CONNECTIONS', kind: 'int', min: 1, meaning: `connections per process; default: open-file soft limit - ${OPEN_FILE_HEADROOM}` },
   { flag: 'max-backpressure-bytes', env: 'MAX_BACKPRESSURE_BYTES', kind: 'int', def: '262144', min: 1, meaning: 'bytes buffered on a socket before it stops getting live sends and catches up later' },
   { flag: 'max-pending-appends', env: 'MAX_PENDING_APPENDS', kind: 'int', def: '10000', min: 1, meaning: 'publishes waiting for the log before REST answers 429' },
+  { flag: 'max-connect-rate', env: 'MAX_CONNECT_RATE', kind: 'int', def: '0', min: 0, meaning: 'connections accepted per second per listener (WebSocket, MQTT/TCP, MQTT/WS) per process, burst of the same size; over it: HTTP 503 connect_rate_limited + Retry-After, CONNACK 0x9F (0 = no limit)' },
+  { flag: 'flapping-max-connects', env: 'FLAPPING_MAX_CONNECTS', kind: 'int', def: '15', min: 0, meaning: 'connects of one client (see --flapping-by) within --flapping-window-seconds before it is banned (0 = no flapping detection)' },
+  { flag: 'flapping-window-seconds', env: 'FLAPPING_WINDOW_SECONDS', kind: 'int', def: '60', min: 1, meaning: 'window in which --flapping-max-connects is counted' },
+  { flag: 'flapping-ban-seconds', env: 'FLAPPING_BAN_SECONDS', kind: 'int', def: '300', min: 1, meaning: 'how long a flapping client is refused (HTTP 503 flapping_banned + Retry-After, CONNACK 0x9F)' },
+  { flag: 'flapping-by', env: 'FLAPPING_BY', kind: 'flappingKeys', def: 'clientid', meaning: 'what identifies a client for flapping detection, comma-separated: clientid (MQTT client id), subject (token sub; only with per-vehicle tokens), address (remote IP; not behind carrier NAT)' },
   { flag: 'ring-size', env: 'RING_SIZE', kind: 'int', def: '4096', min: 1, meaning: 'recent pre-encoded messages kept in memory per area' },
   { flag: 'sweep-interval-ms', env: 'SWEEP_INTERVAL_MS', kind: 'int', def: '250', min: 1, meaning: 'period of the sweep (resends, catch-up, retention, log acks)' },
   { flag: 'ack-resend-ms', env: 'ACK_RESEND_MS', kind: 'int', def: '5000', min: 1, meaning: 'resend unacked messages after this long without ack progress' },
@@ -153,6 +158,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: E
       maxBackpressureBytes: num('max-backpressure-bytes'),
       maxPendingAppends: num('max-pending-appends'),
     },
+    admission: {
+      maxConnectRate: num('max-connect-rate'),
+      flapping: {
+        maxConnects: num('flapping-max-connects'),
+        windowMs: num('flapping-window-seconds') * 1000,
+        banMs: num('flapping-ban-seconds') * 1000,
+        by: str('flapping-by').split(',').map((k) => k.trim()) as FlappingKey[],
+      },
+    },
     ringSize: num('ring-size'),
     sweepIntervalMs: num('sweep-interval-ms'),
     ack: { resendAfterMs: num('ack-resend-ms'), maxResends: num('ack-max-resends') },
@@ -236,6 +250,12 @@ function convert(o: OptionSpec, value: string, source: string): string | number 
     case 'level':
       if (!LOG_LEVELS.includes(value)) throw bad(`"${value}" is not one of ${LOG_LEVELS.join('|')}`);
       return value;
+    case 'flappingKeys': {
+      const keys = value.split(',').map((k) => k.trim());
+      const unknown = keys.filter((k) => !FLAPPING_KEYS.includes(k as FlappingKey));
+      if (keys.length === 0 || unknown.length > 0) throw bad(`"${value}" must be a comma-separated list of ${FLAPPING_KEYS.join(', ')}`);
+      return value;
+    }
     case 'durability':
       if (value !== 'flush' && value !== 'commit') throw bad(`"${value}" must be flush or commit`);
       return value;

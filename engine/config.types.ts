@@ -31,6 +31,8 @@ export interface EngineConfig {
     /** Publishes waiting for the log before REST answers 429. */
     readonly maxPendingAppends: number;
   };
+  /** Who may connect how often (engine/transports/shared/admission.ts). */
+  readonly admission: AdmissionConfig;
   readonly ringSize: number;
   readonly sweepIntervalMs: number;
   readonly ack: {
@@ -88,4 +90,19 @@ export interface PulsarConfig {
   readonly checkpointIntervalMs: number;
   /** A reader counts as caught up after this long without a message. */
   readonly catchUpIdleMs: number;
+}
+
+export const FLAPPING_KEYS = ['clientid', 'subject', 'address'] as const;
+export type FlappingKey = (typeof FLAPPING_KEYS)[number];
+
+export interface AdmissionConfig {
+  /** Connections accepted per second per listener per process (token bucket, burst = rate); 0 = no limit. */
+  readonly maxConnectRate: number;
+  readonly flapping: {
+    /** Connects of one client within `windowMs` before it is banned; 0 = off. */
+    readonly maxConnects: number;
+    readonly windowMs: number;
+    readonly banMs: number;
+    readonly by: readonly FlappingKey[];
+  };
 }

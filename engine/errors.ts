@@ -20,9 +20,12 @@ export const ERRORS = {
   method_not_allowed: { status: 405, message: 'method not allowed' },
   payload_too_large: { status: 413, message: 'payload over the size limit' },
   unsupported_media_type: { status: 415, message: 'content type must be application/json, application/msgpack or application/octet-stream' },
+  upgrade_required: { status: 426, message: 'WebSocket protocol version 13 only (RFC 6455)' },
   rate_limited: { status: 429, message: 'too many requests' },
   too_many_subscriptions: { status: 429, message: 'subscriptions per connection limit reached' },
   too_many_connections: { status: 503, message: 'connection limit of this process reached' },
+  connect_rate_limited: { status: 503, message: 'too many connections per second on this listener; retry after Retry-After seconds' },
+  flapping_banned: { status: 503, message: 'this client connected too often (flapping) and is refused for a while; retry after Retry-After seconds' },
   log_unavailable: { status: 503, message: 'the log is unavailable' },
   shutting_down: { status: 503, message: 'engine is shutting down' },
   internal: { status: 500, message: 'internal error' },
@@ -68,7 +71,13 @@ export const CLOSE = {
   forbidden: { code: 4501, reconnect: false, meaning: 'token does not allow subscribing to the area' },
   bad_frame: { code: 4502, reconnect: false, meaning: 'frame could not be decoded or violates the protocol' },
   too_many_subscriptions: { code: 4503, reconnect: false, meaning: 'subscriptions per connection limit reached' },
-  message_too_big: { code: 4504, reconnect: false, meaning: 'client frame over the size limit' },
+  message_too_big: { code: 4504, reconnect: false, meaning: 'client frame over the size limit (over 4x the limit uWS drops the connection itself: the client sees 1006)' },
+  /**
+   * RFC 6455 §8.1: a text frame must be valid UTF-8 (1007). uWS 20.30 checks that before the
+   * engine sees the frame and drops the TCP connection without a close frame, so the client sees
+   * 1006; the engine still counts and logs it under this reason (./transports/shared/uws-close.ts).
+   */
+  invalid_utf8: { code: 1007, reconnect: false, meaning: 'text frame not valid UTF-8 (the client sees 1006: uWS drops the connection itself)' },
 } as const;
 
 export type CloseReason = keyof typeof CLOSE;
@@ -103,6 +112,7 @@ export const MQTT_REASON = {
   payload_format_invalid: { v5: 0x99, meaning: 'payload does not match its declared format (UTF-8 / JSON)' },
   qos_not_supported: { v5: 0x9b, meaning: 'QoS 2 is not supported (Maximum QoS 1)' },
   shared_subscriptions_not_supported: { v5: 0x9e, meaning: '$share/ filters are not supported' },
+  connection_rate_exceeded: { v5: 0x9f, v4: 0x03, meaning: 'too many connects per second on this listener (--max-connect-rate), or this client id / subject / address is banned for flapping' },
   maximum_connect_time: { v5: 0xa0, meaning: 'the token expired; reconnect with a fresh one' },
   wildcard_subscriptions_not_supported: { v5: 0xa2, meaning: 'wildcard filters are not supported: subscribe to areas/{area}' },
 } as const satisfies Record<string, { v5: number; v4?: number; meaning: string }>;
@@ -124,4 +134,5 @@ export const MQTT_CLOSE: Readonly<Record<CloseReason, MqttReason>> = {
   bad_frame: 'malformed_packet',
   too_many_subscriptions: 'quota_exceeded',
   message_too_big: 'packet_too_large',
+  invalid_utf8: 'malformed_packet',
 };

@@ -13,10 +13,12 @@ import type { Logger } from './logger.ts';
 import { createLog } from './log/factory.ts';
 import type { AreaLog } from './log/types.ts';
 import { createMetrics, type EngineMetrics } from './metrics/metrics.ts';
+import type { HttpContext } from './transports/http/context.ts';
 import { mountDashboard } from './transports/http/dashboard.ts';
 import { mountHttpRoutes } from './transports/http/routes.ts';
 import { loadUws } from './transports/uws.ts';
 import { mountMqtt, type MqttEndpoint } from './transports/mqtt/mount.ts';
+import { Admission } from './transports/shared/admission.ts';
 import { mountWsEndpoint, type WsEndpoint } from './transports/ws/endpoint.ts';
 import { wsJsonEncoder, wsMsgpackEncoder } from './transports/ws/message-encoders.ts';
 
@@ -42,6 +44,13 @@ export interface EngineOverrides {
   readonly worker?: string;
   /** What GET /metrics renders; engine/cluster passes one that answers for every process. Default: this process's registry. */
   readonly scrape?: Registry;
+  /**
+   * This process is one of the engine's own workers (engine/cluster): bind the HTTP port with
+   * SO_REUSEPORT so the siblings share it; the primary checked the port was free before forking.
+   * Otherwise the port is bound exclusively, so a second engine (or anything else) on a port in
+   * use is a start error, not a silent sharer of the traffic [issue 13 item 2].
+   */
+  readonly sharedPort?: boolean;
 }
 
 /** Cursors nobody subscribes to are closed after this long. */
@@ -84,6 +93,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
   const auth = await createAuthenticator({ hsSecret: config.auth.hsSecret, publicKeyPem: config.auth.publicKeyPem, now });
 
   const app: TemplatedApp = uws.App();
+  const admission = new Admission(config.admission, metrics.admission, logger.child({ component: 'admission' }), now);
   const wsLogger = logger.child({ component: 'ws' });
   const ws = mountWsEndpoint(
     app,
@@ -97,6 +107,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       maxConnections: config.limits.maxConnections,
       maxBackpressureBytes: config.limits.maxBackpressureBytes,
       formats: { json: jsonFormat, msgpack: msgpackFormat },
+      admission,
     },
   );
   const mqtt = await mountMqtt(app, config, {
@@ -108,18 +119,20 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
     logger: logger.child({ component: 'mqtt' }),
     now,
     otherConnections: () => ws.connections.size,
+    admission,
   });
   let accepting = true;
+  const httpContext: HttpContext = {
+    service,
+    auth,
+    maxPayloadBytes: config.limits.maxPayloadBytes,
+    logger: logger.child({ component: 'http' }),
+    httpErrors: metrics.httpErrors,
+    authFailures: metrics.authFailures,
+  };
   mountHttpRoutes(
     app,
-    {
-      service,
-      auth,
-      maxPayloadBytes: config.limits.maxPayloadBytes,
-      logger: logger.child({ component: 'http' }),
-      httpErrors: metrics.httpErrors,
-      authFailures: metrics.authFailures,
-    },
+    httpContext,
     overrides.scrape ?? metrics.registry,
     { ready: () => ({ ok: accepting && log.healthy(), log: log.healthy() ? 'ok' : 'unavailable', accepting }) },
   );
@@ -133,11 +146,9 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
     pendingAppends: () => service.pendingAppends,
     info: { uws: build, log: log.kind },
   });
-  const dashboard = mountDashboard(app, metrics, overrides.scrape);
+  const dashboard = mountDashboard(app, metrics, httpContext, overrides.scrape);
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
-  });
+  const listenSocket = await listen(app, config.host, config.port, overrides.sharedPort === true ? LISTEN_DEFAULT : LISTEN_EXCLUSIVE_PORT);
   const port = uws.us_socket_local_port(listenSocket);
   areas.startSweeping();
   const connSweep = setInterval(() => ws.sweep(now()), Math.max(config.sweepIntervalMs, 1000));
@@ -163,4 +174,21 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
   };
 
   return { port, uwsBuild: build, log, areas, metrics, ws, mqttPort: mqtt.port, mqtt, close };
+}
+
+/** uWS ListenOptions (a const enum in its typings): LIBUS_LISTEN_DEFAULT sets SO_REUSEPORT, EXCLUSIVE does not. */
+const LISTEN_DEFAULT = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
+
+/** uWS 20.30 takes (host, port, options, cb); its typings list options only without a host. */
+type ListenWithOptions = (host: string, port: number, options: number, cb: (s: us_listen_socket | false) => void) => void;
+
+function listen(app: TemplatedApp, host: string, port: number, options: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, options, (s) =>
+      s
+        ? resolve(s)
+        : reject(new Error(`cannot listen on ${host}:${port}: the port is in use (another engine or program holds it) or the address is not local`)),
+    );
+  });
 }

@@ -38,6 +38,14 @@ export interface ConnectorOptions {
   /** Retries for a vehicle coming back after a drop (it keeps trying longer than at the start). */
   readonly reconnectRetries: number;
   readonly reconnectOnClose: boolean;
+  /**
+   * Destinations a failed attempt retries at, in turn (the engine listens on 0.0.0.0). On loopback a
+   * retry to the same address tends to get the same source port back, so SO_REUSEPORT hashes it
+   * to the same engine process every time: a process that is full (after a worker restart the
+   * survivors fill up first) would refuse the same vehicle forever, which real vehicles, with new
+   * ports and addresses, do not see.
+   */
+  readonly retryHosts?: readonly string[];
   readonly slowReaders?: { readonly pauseMs: number; readonly periodMs: number };
 }
 
@@ -201,6 +209,8 @@ export class Connector implements CodecHost, SocketHooks<Vehicle> {
     const retries = v.everSubscribed ? this.o.reconnectRetries : this.o.connectRetries;
     if (v.attempts <= retries) {
       v.state = IDLE;
+      const alt = this.o.retryHosts;
+      if (alt !== undefined && alt.length > 0) v.host = alt[(v.id + v.attempts) % alt.length];
       setTimeout(() => this.startAttempt(v), Math.min(2000, 100 * v.attempts) + Math.random() * 100);
       return;
     }
@@ -227,6 +237,11 @@ export class Connector implements CodecHost, SocketHooks<Vehicle> {
     releaseRest(v);
     if (this.o.reconnectOnClose) {
       inc(this.tally.closeCodes, 'reconnected after close');
+      // An engine-side storm (restart, kill -9) counts like a deliberate drop: when it began, how many.
+      const now = nowUs();
+      if (this.tally.firstDropUs === 0) this.tally.firstDropUs = now;
+      this.tally.dropped++;
+      v.droppedAtUs = now;
       this.comeBack(v, 0);
       return;
     }

@@ -41,6 +41,13 @@ export interface EngineHandle {
   logSummary(): EngineLogSummary;
   /** SIGTERM, then SIGKILL after `graceMs`; removes the data directory. */
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; clean: boolean }>;
+  /**
+   * Engine-side storm (issue 13): SIGTERM, wait for the exit (clean or not), start again on the same
+   * port and data dir. `exit` stays unset throughout: the run goes on. Resolves once it listens.
+   */
+  restart(): Promise<{ code: number | null; signal: NodeJS.Signals | null; downMs: number }>;
+  /** kill -9 of `n` worker processes (all when n is omitted); the primary restarts them. Returns their pids. */
+  killWorkers(n?: number): number[];
 }
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -71,7 +78,9 @@ export async function startEngine(opts: StartOptions): Promise<EngineHandle> {
       ? ['--import', 'tsx', 'loadtest/bare-uws.ts', '--port', '0', '--workers', workers, '--hosts', (opts.hosts ?? [host]).join(',')]
       : ['--import', 'tsx', 'engine/main.ts', '--host', opts.bindHost ?? host, '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir, '--workers', workers, ...(opts.extraArgs ?? [])];
   const env = { ...process.env, ...(opts.hsSecret !== undefined && { AUTH_HS_SECRET: opts.hsSecret }) };
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: opts.repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env });
+  let child!: ChildProcess;
+  let exited!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  let restarting = false;
   const log = createWriteStream(opts.logPath);
   const byLevel: Record<string, number> = {};
   const problems: Record<string, number> = {};
@@ -81,7 +90,7 @@ export async function startEngine(opts: StartOptions): Promise<EngineHandle> {
   let stopping = false;
   let lines = 0;
   let resolvePort: (port: number) => void = () => undefined;
-  const portPromise = new Promise<number>((resolve) => (resolvePort = resolve));
+  let portPromise = new Promise<number>((resolve) => (resolvePort = resolve));
 
   const onLine = (line: string): void => {
     lines++;
@@ -108,11 +117,23 @@ export async function startEngine(opts: StartOptions): Promise<EngineHandle> {
       resolvePort(rec.port);
     }
   };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', (l) => onLine(l));
+  const launch = (launchArgs: readonly string[]): void => {
+    child = spawn(process.execPath, launchArgs, { cwd: opts.repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env });
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', (l) => onLine(l));
+    const mine = child;
+    exited = new Promise((resolve) => {
+      mine.on('exit', (code, signal) => {
+        if (!restarting) handle.exit = { code, signal };
+        resolve({ code, signal });
+      });
+    });
+  };
 
   const handle: EngineHandle = {
-    pid: child.pid ?? -1,
+    get pid() {
+      return child.pid ?? -1;
+    },
     pids: () => processTree(child.pid ?? -1),
     host,
     port: 0,
@@ -135,13 +156,28 @@ export async function startEngine(opts: StartOptions): Promise<EngineHandle> {
       removeData();
       return { ...r, clean: r.code === 0 };
     },
+    restart: async () => {
+      restarting = true;
+      const downAt = performance.now();
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const r = await exited;
+      clearTimeout(killer);
+      portPromise = new Promise<number>((resolve) => (resolvePort = resolve));
+      const again = args.map((a, i) => (args[i - 1] === '--port' ? String(handle.port) : a));
+      launch(again);
+      await portPromise;
+      restarting = false;
+      return { ...r, downMs: performance.now() - downAt };
+    },
+    killWorkers: (n) => {
+      const workers = processTree(child.pid ?? -1).filter((p) => p !== child.pid);
+      const victims = workers.slice(0, n ?? workers.length);
+      for (const p of victims) process.kill(p, 'SIGKILL');
+      return victims;
+    },
   };
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      handle.exit = { code, signal };
-      resolve({ code, signal });
-    });
-  });
+  launch(args);
 
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;

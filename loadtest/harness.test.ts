@@ -48,6 +48,14 @@ describe('scenario keys (issue 6)', () => {
     expect(() => validateScenario({ ...base, slowReaders: { share: 0.1, pauseMs: 1000, periodMs: 1000 } })).toThrow(/pauseMs/);
     expect(() => validateScenario({ ...base, producerRate: 'fast' })).toThrow(/producerRate/);
     expect(() => validateScenario({ ...base, churn: 1 })).toThrow(/unknown key "churn"/);
+    expect(() => validateScenario({ ...base, engineRestart: { atSecond: 1, how: 'reboot' } })).toThrow(/engineRestart.how/);
+    expect(() => validateScenario({ ...base, engineRestart: { atSecond: 10, how: 'sigterm' } })).toThrow(/inside durationSeconds/);
+  });
+
+  it('an engine-side storm implies reconnectOnClose (vehicles come back after the engine closed them)', () => {
+    const s = validateScenario({ ...base, engineRestart: { atSecond: 2, how: 'kill9-workers', workers: 3 } });
+    expect(s.engineRestart).toEqual({ atSecond: 2, how: 'kill9-workers', workers: 3 });
+    expect(s.reconnectOnClose).toBe(true);
   });
 });
 

@@ -57,6 +57,10 @@ export interface WorkerInit {
   /** Per vehicle: give up on one attempt after this long without `subscribed`. */
   readonly attemptTimeoutMs: number;
   readonly connectRetries: number;
+  /** Where failed attempts retry (ConnectorOptions.retryHosts). */
+  readonly retryHosts?: readonly string[];
+  /** Retries of a vehicle coming back after a drop (an engine restart needs many). */
+  readonly reconnectRetries?: number;
   readonly maxFrameBytes: number;
 }
 
@@ -158,6 +162,12 @@ export interface WorkerReport {
     readonly firstDropUs: number;
     readonly lastResubscribedUs: number;
     readonly time: string;
+    /** Resubscribes per Unix second. */
+    readonly perSecond: Readonly<Record<string, number>>;
+    /** End-to-end latency of the normal readers that never dropped (encoded histogram). */
+    readonly stayed: string;
+    /** End-to-end latency of normal readers before the first drop (encoded histogram). */
+    readonly beforeStorm: string;
   };
 }
 

@@ -135,6 +135,21 @@ export function runMarkdown(r: RunResult): string {
         ` Lost / duplicated / out of order over the whole run: ${n(r.lost)} / ${n(r.duplicated)} / ${n(r.outOfOrder)}.`,
       '',
     );
+    const er = rc.engineRestart;
+    if (er !== undefined) lines.push(`Engine-side storm: ${er.how === 'sigterm' ? 'SIGTERM of every engine process, then a restart on the same port and data dir' : `kill -9 of ${er.workers ?? 'every'} engine worker(s), restarted by the primary`} at second ${er.atSecond} of the measured window.`, '');
+    lines.push(`Peak reconnect rate: ${n(rc.peakResubscribesPerSecond)} resubscribes in one second${rc.peakAtSecond === undefined ? '' : ` (second ${rc.peakAtSecond} after the first drop)`}; per second: ${rc.resubscribesPerSecond.map((x) => n(x)).join(', ')}.`, '');
+    const st = rc.stayedConnected;
+    if (st !== undefined) {
+      lines.push(
+        `Vehicles still connected after the storm began (their deliveries from the first drop on) against every vehicle before it, same run:`,
+        '',
+        '| Deliveries | Count | P50 | P99 | Max |',
+        '|---|---:|---:|---:|---:|',
+        `| before the storm (all vehicles) | ${n(st.beforeStorm.count)} | ${n(st.beforeStorm.p50Ms, 1)} ms | ${n(st.beforeStorm.p99Ms, 1)} ms | ${n(st.beforeStorm.maxMs, 1)} ms |`,
+        `| during/after it (vehicles that stayed) | ${n(st.latency.count)} | ${n(st.latency.p50Ms, 1)} ms | ${n(st.latency.p99Ms, 1)} ms | ${n(st.latency.maxMs, 1)} ms |`,
+        '',
+      );
+    }
   }
   if (r.engine.stageBreakdown !== undefined) lines.push(breakdownMarkdown(r.engine.stageBreakdown, '## Where the time went (engine stage timings, measured run only)'));
   lines.push(

@@ -41,6 +41,8 @@ export interface PublishStats {
   endUs: number;
   /** Publishes answered per whole second since the start (OMB publishRate). */
   readonly perSecond: number[];
+  /** Attempts repeated because of `retryForMs` (engine restarts). */
+  retried?: number;
 }
 
 export interface ScheduleOptions {
@@ -61,12 +63,18 @@ export interface ScheduleOptions {
   readonly shouldStop: () => boolean;
   /** Receives the stats object once, at the start, to watch it fill (progress lines). */
   readonly live?: (stats: PublishStats) => void;
+  /**
+   * Retry a failed publish for up to this long (engine restarts): every message carries an
+   * Idempotency-Key (its sequence number), so a retry of one that was stored but not answered
+   * gets the first offset again instead of a second copy. Default 0: a failure is final.
+   */
+  readonly retryForMs?: number;
 }
 
 /** How a message reaches the target: REST (below) or MQTT (./mqtt-publisher.ts). */
 export interface Sender {
-  /** Publishes `body` to area `areaIndex`; resolves with the offset the target gave it. */
-  send(areaIndex: number, body: Buffer): Promise<{ offset: number } | { error: string }>;
+  /** Publishes `body` to area `areaIndex` (with an Idempotency-Key when given); resolves with the offset the target gave it. */
+  send(areaIndex: number, body: Buffer, idempotencyKey?: string): Promise<{ offset: number } | { error: string }>;
   close(): void;
 }
 
@@ -77,9 +85,10 @@ export function httpSender(target: PublisherTarget, areas: readonly string[], co
   if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
   const paths = areas.map((a) => `/v1/areas/${encodeURIComponent(a)}/messages`);
   return {
-    send: (areaIndex, body) =>
+    send: (areaIndex, body, idempotencyKey) =>
       new Promise((resolve) => {
-        const req = http.request({ host: target.host, port: target.port, method: 'POST', path: paths[areaIndex], agent, headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+        const h = { ...headers, 'content-length': String(body.length), ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) };
+        const req = http.request({ host: target.host, port: target.port, method: 'POST', path: paths[areaIndex], agent, headers: h }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
@@ -142,7 +151,14 @@ export async function runPublishSchedule(sender: Sender, o: ScheduleOptions): Pr
   const publishOne = async (i: number, warm: boolean): Promise<void> => {
     const areaIndex = i % o.areas.length;
     const sentAtUs = nowUs();
-    const r = await sender.send(areaIndex, makePayload(sentAtUs, warm, i, o.messageSize));
+    const body = makePayload(sentAtUs, warm, i, o.messageSize);
+    const retryUntil = performance.now() + (o.retryForMs ?? 0);
+    let r = await sender.send(areaIndex, body, o.retryForMs === undefined ? undefined : `m${i}`);
+    while ('error' in r && performance.now() < retryUntil && !o.shouldStop()) {
+      stats.retried = (stats.retried ?? 0) + 1;
+      await new Promise((res) => setTimeout(res, 100));
+      r = await sender.send(areaIndex, body, `m${i}`);
+    }
     if ('error' in r) return fail(r.error);
     // Like the end-to-end figures, publish latency leaves the warm-up out (its first publish opens the area).
     if (!warm) stats.latency.recordValue(Math.max(0, nowUs() - sentAtUs));

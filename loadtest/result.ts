@@ -155,6 +155,11 @@ export function assembleResult(r: RawRun) {
   const dropped = sumOf(rc, (x) => x.dropped);
   const firstDrop = Math.min(...rc.map((x) => x.firstDropUs).filter((x) => x > 0));
   const lastBack = Math.max(0, ...rc.map((x) => x.lastResubscribedUs));
+  const perSecond = new Map<number, number>();
+  for (const x of rc) for (const [sec, n] of Object.entries(x.perSecond ?? {})) perSecond.set(Number(sec), (perSecond.get(Number(sec)) ?? 0) + n);
+  const peak = [...perSecond.entries()].sort((a, b) => b[1] - a[1])[0];
+  const stayed = mergeEncoded(rc.map((x) => x.stayed).filter((e): e is string => e !== undefined));
+  const beforeStorm = mergeEncoded(rc.map((x) => x.beforeStorm).filter((e): e is string => e !== undefined));
 
   const result = {
     // OpenMessaging Benchmark TestResult keys
@@ -198,6 +203,13 @@ export function assembleResult(r: RawRun) {
             recoveredFalse: sumOf(rc, (x) => x.recoveredFalse),
             stormSeconds: Number.isFinite(firstDrop) && lastBack > 0 ? round((lastBack - firstDrop) / 1e6) : undefined,
             dropToResubscribed: summarize(reconnectTime),
+            /** Highest number of resubscribes in one second (all load-generator processes), and the second after the first drop it came in. */
+            peakResubscribesPerSecond: peak === undefined ? 0 : peak[1],
+            peakAtSecond: peak === undefined || !Number.isFinite(firstDrop) ? undefined : peak[0] - Math.floor(firstDrop / 1e6),
+            resubscribesPerSecond: [...perSecond.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n),
+            /** End-to-end latency of the vehicles that stayed connected through the storm. */
+            stayedConnected: stayed.totalCount === 0 ? undefined : { latency: summarize(stayed), beforeStorm: summarize(beforeStorm) },
+            engineRestart: s.engineRestart,
           },
     engine,
     processes,

@@ -109,7 +109,12 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
         ...(token !== undefined && { token }),
         connectConcurrency: Math.max(1, Math.floor(s.connectConcurrency / nWorkers)),
         attemptTimeoutMs: 20_000,
-        connectRetries: 3,
+        // Through an engine restart, or refused by --max-connect-rate (503 + Retry-After), a vehicle
+        // keeps trying (backoff up to 2 s) until the engine takes it.
+        connectRetries: s.engineRestart !== undefined ? 1000 : 3,
+        ...(s.engineRestart !== undefined && { reconnectRetries: 1000 }),
+        // Retries move over 8 more loopback addresses of this worker (127.1.w.1-8), see ConnectorOptions.retryHosts.
+        ...(s.engineRestart !== undefined && spread === 'dest' && { retryHosts: Array.from({ length: 8 }, (_, k) => `127.1.${w}.${k + 1}`) }),
         maxFrameBytes: s.messageSize * 2 + 64 * 1024,
         ...(s.slowReaders !== undefined && { slowReaders: { share: s.slowReaders.share, pauseMs: s.slowReaders.pauseMs ?? 800, periodMs: s.slowReaders.periodMs ?? 1000 } }),
         reconnectOnClose: s.reconnectOnClose,
@@ -194,6 +199,7 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
   let selfCpuAtMeasure = process.cpuUsage();
   let measureStartedAt = performance.now();
   const timers: NodeJS.Timeout[] = [];
+  let cpuBeforeStorm: Snapshot = new Map();
   publishing = true;
   const floors = (): number[] => {
     const ps = workers.map((w) => w.progress?.floors).filter((f): f is readonly number[] => f !== undefined);
@@ -227,6 +233,26 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
             for (const w of workers) w.send({ type: 'drop', share: storm.share ?? 1, jitterMs: storm.jitterMs ?? 1000 });
           }, storm.atSecond * 1000));
         }
+        const restart = s.engineRestart;
+        if (restart !== undefined) {
+          if (engine === undefined) problems.push('engineRestart needs a target started here (engine)');
+          else
+            timers.push(setTimeout(() => {
+              phase = 'storm';
+              // The processes about to go: their CPU up to now (read again at the end, they are gone).
+              cpuBeforeStorm = snapshot();
+              if (restart.how === 'kill9-workers') {
+                const killed = engine.killWorkers(restart.workers);
+                log(`engine storm: kill -9 of ${killed.length} worker(s) (pids ${killed.join(', ')}); the primary restarts them`);
+              } else {
+                log('engine storm: SIGTERM to every engine process, then a restart on the same port and data dir');
+                engine.restart().then(
+                  (r) => log(`engine storm: restarted; down for ${Math.round(r.downMs)} ms (exit code ${r.code}, signal ${r.signal})`),
+                  (err: unknown) => abort(`engine restart failed: ${String(err)}`),
+                );
+              }
+            }, restart.atSecond * 1000));
+        }
         if (s.churnPerSecond !== undefined && s.churnPerSecond > 0) {
           const share = Math.min(1, s.churnPerSecond / Math.max(1, subscribedAll));
           timers.push(setInterval(() => {
@@ -235,6 +261,8 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
         }
       },
       shouldStop: () => isAborted() || (engine !== undefined && engine.exit !== undefined),
+      // An engine-side storm makes publishes fail for a while: retry them (same Idempotency-Key) instead of counting them lost.
+      ...(s.engineRestart !== undefined && { retryForMs: 60_000 }),
       live: (st) => (liveStats = st),
     },
   );
@@ -255,6 +283,9 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
   publishing = false;
   const measuredWallSeconds = (performance.now() - measureStartedAt) / 1000;
   const cpuAtEnd = snapshot();
+  // Engine-side storm: processes that died count up to the storm, those it started count from zero.
+  for (const [pid, cpu] of cpuBeforeStorm) if (cpuAtEnd.get(pid) === undefined && cpu !== undefined) cpuAtEnd.set(pid, cpu);
+  if (s.engineRestart !== undefined) for (const pid of cpuAtEnd.keys()) if (!cpuAtMeasure.has(pid)) cpuAtMeasure.set(pid, { user: 0, system: 0 });
   const selfCpu = process.cpuUsage(selfCpuAtMeasure);
   const rssEndKB = engineRssKB();
   const rssPeakKB = enginePids().reduce((a, p) => a + (memory(p)?.hwmKB ?? 0), 0);

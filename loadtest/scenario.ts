@@ -61,6 +61,15 @@ export interface Scenario {
   readonly slowReaders?: { readonly share: number; readonly pauseMs?: number; readonly periodMs?: number };
   /** Vehicles the engine closes (slow_consumer, going_away...) reconnect and resume. Default false (they count as closed). */
   readonly reconnectOnClose?: boolean;
+  /**
+   * Engine-side storm (issue 13), for a target started here: at `atSecond` of the measured window
+   * `sigterm` stops every engine process (SIGTERM: vehicles get going_away) and starts the engine
+   * again on the same port and data dir; `kill9-workers` kill -9s `workers` of the engine's
+   * worker processes (default all; its primary restarts them). Vehicles reconnect and resume
+   * (implies reconnectOnClose); publishes carry an Idempotency-Key and are retried through the
+   * outage, so every message is published exactly once.
+   */
+  readonly engineRestart?: { readonly atSecond: number; readonly how: 'sigterm' | 'kill9-workers'; readonly workers?: number };
 }
 
 const REQUIRED = ['name', 'areas', 'messageSize', 'producerRate', 'durationSeconds', 'warmupSeconds', 'connections', 'acks'] as const;
@@ -79,6 +88,7 @@ const OPTIONAL = [
   'churnPerSecond',
   'slowReaders',
   'reconnectOnClose',
+  'engineRestart',
 ] as const;
 
 export const DEFAULTS = {
@@ -167,6 +177,8 @@ export function validateScenario(obj: Record<string, unknown>, where = 'scenario
   const connections = int('connections', 1, 10_000_000);
   const storm = object('reconnectStorm');
   const slow = object('slowReaders');
+  const restart = object('engineRestart');
+  if (restart !== undefined && restart.how !== 'sigterm' && restart.how !== 'kill9-workers') throw bad('engineRestart.how', '"sigterm" or "kill9-workers"', restart.how);
   const s: ResolvedScenario = {
     name: obj.name,
     ...(typeof obj.description === 'string' && { description: obj.description }),
@@ -187,7 +199,14 @@ export function validateScenario(obj: Record<string, unknown>, where = 'scenario
     publishConcurrency: optInt('publishConcurrency', 1, 10_000),
     engineWorkers: obj.engineWorkers === undefined ? Math.max(1, Math.ceil(connections / 18_000)) : int('engineWorkers', 1, 256),
     maxInFlightMessages: obj.maxInFlightMessages === undefined ? 32 : int('maxInFlightMessages', 1, 100_000),
-    reconnectOnClose: obj.reconnectOnClose === true,
+    reconnectOnClose: obj.reconnectOnClose === true || restart !== undefined,
+    ...(restart !== undefined && {
+      engineRestart: {
+        atSecond: numIn('engineRestart.atSecond', restart.atSecond, 0, 24 * 3600),
+        how: restart.how as 'sigterm' | 'kill9-workers',
+        ...(restart.workers !== undefined && { workers: intIn('engineRestart.workers', restart.workers, 1, 256) }),
+      },
+    }),
     ...(storm !== undefined && {
       reconnectStorm: {
         atSecond: numIn('reconnectStorm.atSecond', storm.atSecond, 0, 24 * 3600),
@@ -207,5 +226,6 @@ export function validateScenario(obj: Record<string, unknown>, where = 'scenario
   if (s.areas > s.connections) throw new Error(`${where}: more areas (${s.areas}) than connections (${s.connections})`);
   if (s.slowReaders !== undefined && (s.slowReaders.pauseMs ?? 800) >= (s.slowReaders.periodMs ?? 1000)) throw new Error(`${where}: slowReaders.pauseMs must be below periodMs`);
   if (s.reconnectStorm !== undefined && s.reconnectStorm.atSecond >= s.durationSeconds) throw new Error(`${where}: reconnectStorm.atSecond must fall inside durationSeconds`);
+  if (s.engineRestart !== undefined && s.engineRestart.atSecond >= s.durationSeconds) throw new Error(`${where}: engineRestart.atSecond must fall inside durationSeconds`);
   return s;
 }

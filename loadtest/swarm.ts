@@ -96,9 +96,9 @@ export async function waitAll(workers: readonly WorkerHandle[], done: (w: Worker
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function httpGet(host: string, port: number, path: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+export function httpGet(host: string, port: number, path: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolveGet, reject) => {
-    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

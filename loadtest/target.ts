@@ -82,7 +82,8 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
     });
     if (hsSecret !== undefined) {
       const exp = Math.floor(Date.now() / 1000) + o.tokenLifetimeSeconds;
-      token = await signToken({ sub: 'loadtest', exp, subscribe: ['loadtest:*'], publish: ['loadtest:*'] }, { alg: 'HS256', secret: hsSecret });
+      // ops: the run scrapes /metrics, which needs the ops right with authentication on.
+      token = await signToken({ sub: 'loadtest', exp, subscribe: ['loadtest:*'], publish: ['loadtest:*'], ops: true }, { alg: 'HS256', secret: hsSecret });
     }
   }
   const { host, port } = engine ?? (spec as { host: string; port: number });
@@ -106,7 +107,10 @@ export async function openTarget(cli: Cli, spec: TargetSpec, o: TargetOptions): 
     mqtt: mqttPort === undefined ? undefined : { port: mqttPort, version: 5, clientIdPrefix, offsetFrom: 'property', ...(hsSecret !== undefined && { tokenSecret: hsSecret }) },
     pids: () => (engine !== undefined ? engine.pids() : cli.enginePids.flatMap((p) => processTree(p))),
     // The bare broadcaster has no /metrics.
-    scrape: async () => (spec.kind === 'bare' ? undefined : httpGet(host, port, '/metrics').then((r) => (r.status === 200 ? r.body : undefined), () => undefined)),
+    scrape: async () =>
+      spec.kind === 'bare'
+        ? undefined
+        : httpGet(host, port, '/metrics', 5000, token === undefined ? {} : { authorization: `Bearer ${token}` }).then((r) => (r.status === 200 ? r.body : undefined), () => undefined),
     sender: async (areas, concurrency) => httpSender({ host, port, ...(token !== undefined && { token }) }, areas, concurrency),
   };
 }

@@ -166,6 +166,9 @@ function finalReport(): void {
       firstDropUs: t.firstDropUs,
       lastResubscribedUs: t.lastResubscribedUs,
       time: encodeIntoCompressedBase64(t.reconnectTime),
+      perSecond: Object.fromEntries(t.resubscribedPerSecond),
+      stayed: encodeIntoCompressedBase64(t.endToEndStayed),
+      beforeStorm: encodeIntoCompressedBase64(t.endToEndBeforeStorm),
     },
   });
 }
@@ -194,7 +197,8 @@ async function init(m: WorkerInit): Promise<void> {
       connectConcurrency: m.connectConcurrency,
       attemptTimeoutMs: m.attemptTimeoutMs,
       connectRetries: m.connectRetries,
-      reconnectRetries: Math.max(10, m.connectRetries),
+      reconnectRetries: m.reconnectRetries ?? Math.max(10, m.connectRetries),
+      ...(m.retryHosts !== undefined && { retryHosts: m.retryHosts }),
       reconnectOnClose: m.reconnectOnClose,
       ...(m.slowReaders !== undefined && { slowReaders: m.slowReaders }),
     },

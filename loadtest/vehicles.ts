@@ -56,7 +56,8 @@ export class Vehicle {
   constructor(
     readonly id: number,
     readonly area: number,
-    readonly host: string,
+    /** Destination address (a retry may move it: see ConnectorOptions.retryHosts). */
+    public host: string,
     /** Index into the worker's transports. */
     readonly transport: number,
     /** A slow reader: reads in bursts (see connector.ts); kept out of the main latency histogram. */
@@ -112,6 +113,12 @@ export class Tally {
   firstDropUs = 0;
   lastResubscribedUs = 0;
   readonly reconnectTime: Histogram = newHistogram();
+  /** Resubscribes per whole second of the Unix clock (the reconnect storm's connect rate). */
+  readonly resubscribedPerSecond = new Map<number, number>();
+  /** Publisher send -> receive, normal readers, before the first drop of this process (the same run's baseline). */
+  readonly endToEndBeforeStorm: Histogram = newHistogram();
+  /** The same after the first drop, for vehicles that had not dropped (the storm's bystanders). */
+  readonly endToEndStayed: Histogram = newHistogram();
   readonly closeCodes: Record<string, number> = {};
   readonly socketErrors: Record<string, number> = {};
   readonly engineErrors: Record<string, number> = {};
@@ -167,6 +174,8 @@ export class Tally {
       else if (v.slow) this.endToEndSlow.recordValue(lat);
       else {
         this.endToEnd.recordValue(lat);
+        if (this.firstDropUs === 0) this.endToEndBeforeStorm.recordValue(lat);
+        else if (v.droppedAtUs === 0 && !v.resumed) this.endToEndStayed.recordValue(lat);
         let h = this.byTransport.get(v.transport);
         if (h === undefined) this.byTransport.set(v.transport, (h = newHistogram()));
         h.recordValue(lat);
@@ -200,6 +209,8 @@ export class Tally {
       if (v.droppedAtUs > 0) this.reconnectTime.recordValue(Math.max(1, readUs - v.droppedAtUs));
       v.droppedAtUs = 0;
       if (readUs > this.lastResubscribedUs) this.lastResubscribedUs = readUs;
+      const second = Math.floor(readUs / 1e6);
+      this.resubscribedPerSecond.set(second, (this.resubscribedPerSecond.get(second) ?? 0) + 1);
       if (epoch !== v.epoch) inc(this.protocolErrors, 'epoch changed on resume');
     }
     v.state = SUBSCRIBED;

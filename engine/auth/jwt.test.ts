@@ -28,6 +28,7 @@ describe('dev mode (no key)', () => {
       expect(p.expiresAt).toBe(0);
       expect(p.canSubscribe('any:area')).toBe(true);
       expect(p.canPublish('any:area')).toBe(true);
+      expect(p.canOperate()).toBe(true);
     }
   });
 });
@@ -56,6 +57,20 @@ describe('HS256', () => {
     expect(pub.canPublish('city-1:roads')).toBe(true);
     expect(pub.canPublish('city-2:roads')).toBe(false);
     expect(pub.canSubscribe('city-1:roads')).toBe(false);
+  });
+
+  it('the ops right: only "ops": true grants it, independent of area rights', async () => {
+    const auth = await createAuthenticator({ hsSecret: TEST_HS_SECRET });
+    const ops = await auth.authenticate(await signHs256({ sub: 'prometheus', ops: true }));
+    expect(ops.canOperate()).toBe(true);
+    expect(ops.canSubscribe('a')).toBe(false);
+    expect(ops.canPublish('a')).toBe(false);
+    for (const claims of [{ sub: 'car-1', subscribe: ['*'], publish: ['*'] }, { sub: 'x', ops: false }, { sub: 'x', ops: null }]) {
+      expect((await auth.authenticate(await signHs256(claims))).canOperate()).toBe(false);
+    }
+    for (const bad of ['true', 1, ['*']]) {
+      await rejectsWith(auth.authenticate(await signHs256({ sub: 'x', ops: bad })), /^malformed rights claim: "ops" must be true or false/);
+    }
   });
 
   it('refuses malformed rights claims', async () => {

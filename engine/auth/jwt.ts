@@ -10,6 +10,9 @@
  *   exp        (required) NumericDate, honoured: expired tokens are refused
  *   subscribe  (optional) array of area glob patterns the token may subscribe to
  *   publish    (optional) array of area glob patterns the token may publish to
+ *   ops        (optional) boolean: `true` lets the token read operations data (GET /metrics,
+ *              /dashboard/data). A right like the other two, but not per area, hence a boolean
+ *              rather than patterns; Prometheus and the dashboard get a token with only this.
  * A missing rights claim grants nothing. Patterns: see ./patterns.ts.
  *
  * No key configured = loopback dev mode: `enabled:false`, every call gets the allow-all
@@ -62,6 +65,7 @@ export const ANONYMOUS: Principal = Object.freeze({
   expiresAt: 0,
   canSubscribe: allowAll,
   canPublish: allowAll,
+  canOperate: () => true,
 });
 
 type PublicAlg = 'ES256' | 'RS256';
@@ -164,7 +168,18 @@ function toPrincipal(payload: JWTPayload, matchers: MatcherMemo): Principal {
     expiresAt: (payload.exp as number) * 1000,
     canSubscribe: matchers.get(rights(payload, 'subscribe')),
     canPublish: matchers.get(rights(payload, 'publish')),
+    canOperate: opsRight(payload) ? yes : no,
   });
+}
+
+const yes = (): boolean => true;
+const no = (): boolean => false;
+
+function opsRight(payload: JWTPayload): boolean {
+  const value = payload.ops;
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'boolean') return value;
+  throw new EngineError('unauthorized', `${AUTH_FAILURE.badRights}: "ops" must be true or false`);
 }
 
 function rights(payload: JWTPayload, claim: 'subscribe' | 'publish'): readonly string[] {

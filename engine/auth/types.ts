@@ -6,6 +6,8 @@ export interface Principal {
   readonly expiresAt: number;
   canSubscribe(area: string): boolean;
   canPublish(area: string): boolean;
+  /** May read operations data (/metrics, /dashboard/data): the token's `"ops": true`; always in dev mode. */
+  canOperate(): boolean;
 }
 
 export interface Authenticator {

@@ -214,6 +214,16 @@ export async function runPrimary(config: EngineConfig, rootLogger: Logger, optio
   // uWS shares a port (SO_REUSEPORT) only when every process binds it by number: a socket bound
   // to port 0 cannot be joined (verified on this kernel), so --port 0 picks a free port first.
   if (port === 0) port = await freePort(config.host);
+  else {
+    // The workers share the port (SO_REUSEPORT), and so would any other process binding it that
+    // way: check nobody holds it before forking, so a second engine on a port in use is a start
+    // error, never a silent sharer of the traffic [issue 13 item 2].
+    const inUse = await portInUse(config.host, port);
+    if (inUse !== undefined) {
+      logger.fatal({ host: config.host, port, err: inUse }, `cannot listen on ${config.host}:${port}: the port is in use (another engine or program holds it)`);
+      return void (await stopAll(1));
+    }
+  }
   // Worker 0 first: it creates the store's epoch and would report a failure to listen alone.
   fork(slots[0]);
   if (!(await waitFor(() => slots[0].ready || stopping, startTimeoutMs)) || stopping) {
@@ -241,6 +251,15 @@ function safeSend(worker: Worker, message: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** Why `port` cannot be bound on `host` right now (EADDRINUSE...), or undefined when it is free. */
+export function portInUse(host: string, port: number): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err) => resolve(err));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
 }
 
 /** A port free on `host` right now (the kernel's pick for port 0), for --port 0. */

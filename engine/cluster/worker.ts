@@ -78,7 +78,7 @@ export async function runWorker(config: EngineConfig, rootLogger: Logger): Promi
     }
   });
   try {
-    engine = await startEngine(cfg, logger, { worker: index, scrape });
+    engine = await startEngine(cfg, logger, { worker: index, scrape, sharedPort: true });
   } catch (err) {
     logger.fatal({ err }, 'engine worker failed to start');
     logger.flush();

@@ -111,10 +111,10 @@ describe('REST with auth on', () => {
     expect((await http(t.base, '/v1/areas/keytop:hist', auth(stranger))).status).toBe(403);
   });
 
-  it('ops endpoints stay open; failures are counted', async () => {
+  it('probes stay open, /metrics needs the ops right (engine/e2e/ops-auth.test.ts); failures are counted', async () => {
     expect((await http(t.base, '/healthz')).status).toBe(200);
     expect((await http(t.base, '/readyz')).status).toBe(200);
-    expect((await http(t.base, '/metrics')).status).toBe(200);
+    expect((await http(t.base, '/metrics')).status).toBe(401);
     expect(await metric(t.base, 'abe_auth_failures_total', { reason: 'missing_token' })).toBeGreaterThan(0);
     expect(await metric(t.base, 'abe_connection_closes_total', { reason: 'forbidden' })).toBeGreaterThan(0);
   });

@@ -99,13 +99,20 @@ describe('frames that close the connection', () => {
     await expectClosedWith(v, 'message_too_big');
   });
 
-  it('a frame over the uWS hard cap (4x the limit) is cut off by uWS itself: no close frame (1006)', async () => {
-    // Known limitation: uWS checks maxPayloadLength on the frame header and drops the socket
-    // without a close frame, before any engine code sees the frame. Only frames between the
-    // limit and 4x the limit get 4504.
+  // uWS 20.30 refuses these before any engine code sees the frame and drops the socket without a
+  // close frame: the client can only see 1006. The engine still counts and logs each under its
+  // registry reason (transports/shared/uws-close.ts), so they are not lost among disconnects.
+  it.each([
+    ['a frame over the uWS hard cap (4x the limit)', 'message_too_big', 'payload_too_large', (v: Vehicle) => v.send({ type: 'ping', pad: 'x'.repeat(10_000) })],
+    ['a text frame that is not UTF-8 (RFC 6455 §8.1)', 'invalid_utf8', 'bad_frame', (v: Vehicle) => v.sendRaw(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), false)],
+  ] as const)('%s: dropped by uWS (1006), counted as %s', async (_name, reason, badInput, send) => {
+    const closes = (await metric(t.base, 'abe_connection_closes_total', { reason })) ?? 0;
+    const bad = (await metric(t.base, 'abe_bad_input_total', { code: badInput })) ?? 0;
     const v = await t.connect();
-    v.send({ type: 'ping', pad: 'x'.repeat(10_000) });
+    send(v);
     expect((await v.waitClose()).code).toBe(1006);
+    await until(`closes{reason=${reason}} counted`, async () => (await metric(t.base, 'abe_connection_closes_total', { reason })) === closes + 1);
+    expect(await metric(t.base, 'abe_bad_input_total', { code: badInput })).toBe(bad + 1);
   });
 });
 

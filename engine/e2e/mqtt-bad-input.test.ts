@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IConnectPacket } from 'mqtt-packet';
 import { signHs256, TEST_HS_SECRET } from '../auth/testing.ts';
-import { metric, range, startTestEngine, type TestEngine } from '../testing/harness.ts';
-import { isCmd, mqttConnect, mqttRefused, RawMqtt, Rest, type TestMqtt } from './mqtt-support.ts';
+import WebSocket from 'ws';
+import { metric, range, startTestEngine, until, type TestEngine } from '../testing/harness.ts';
+import { isCmd, mqttConnect, mqttRefused, RawMqtt, Rest, wire, type TestMqtt } from './mqtt-support.ts';
 
 const tok = (sub: string, subscribe = ['ok:*'], publish = ['ok:*']) => signHs256({ sub, subscribe, publish });
 
@@ -193,6 +194,121 @@ describe('mqtt bad input', () => {
       expect(await metric(t.base, 'abe_mqtt_disconnects_total', { reason: 'packet_too_large' })).toBeGreaterThanOrEqual(2);
     });
   });
+
+  describe('violations mqtt-packet parses silently (raw bytes)', () => {
+    let n = 0;
+    const id = (prefix: string) => `${prefix}-${++n}`;
+    const reasonOf = (code: number) => (code === 0x81 ? 'malformed_packet' : 'protocol_error');
+    const badInput = async (reason: string) => (await metric(t.base, 'abe_mqtt_bad_input_total', { reason })) ?? 0;
+    /** Runs `act` and expects abe_mqtt_bad_input_total{reason} to have grown by exactly one. */
+    const counted = async <T>(reason: string, act: () => Promise<T>): Promise<T> => {
+      const before = await badInput(reason);
+      const out = await act();
+      expect(await badInput(reason)).toBe(before + 1);
+      return out;
+    };
+    const userProperty = (name: number[], value: number[]) => [0x26, 0, name.length, ...name, 0, value.length, ...value];
+    const K = [0x6b]; // "k"
+    /** 5.0 CONNECT with a valid token, the given property bytes and, if given, a will with these property bytes. */
+    const connect5 = async (clientId: string, props: number[], willProps?: number[]) =>
+      wire.packet(
+        0x10,
+        wire.str('MQTT'),
+        Buffer.from([5, willProps === undefined ? 0xc2 : 0xc6, 0, 30]), // user name, password, clean start (, will)
+        wire.props(props),
+        wire.str(clientId),
+        ...(willProps === undefined ? [] : [wire.props(willProps), wire.str('areas/ok:will'), wire.str('{}')]),
+        wire.str(clientId),
+        wire.str(await tok(clientId)),
+      );
+    const publish = (first: number, packetId: number | undefined, props: number[] | undefined) =>
+      wire.packet(first, wire.str('areas/ok:p'), ...(packetId === undefined ? [] : [wire.u16(packetId)]), ...(props === undefined ? [] : [wire.props(props)]), Buffer.from('{}'));
+
+    it.each([
+      ['Session Expiry Interval twice', [0x11, 0, 0, 0, 9, 0x11, 0, 0, 0, 9], undefined, 0x82, '§3.1.2.11'],
+      ['Receive Maximum 0', [0x21, 0, 0], undefined, 0x82, '§3.1.2.11.3'],
+      ['Maximum Packet Size 0', [0x27, 0, 0, 0, 0], undefined, 0x82, '§3.1.2.11.4'],
+      ['Request Problem Information 2', [0x17, 2], undefined, 0x82, '§3.1.2.11.7'],
+      ['ill-formed UTF-8 (a surrogate) in a User Property', userProperty(K, [0xed, 0xa0, 0x80]), undefined, 0x81, 'MQTT-1.5.4-1'],
+      ['Content Type twice in the will properties', [], [0x03, 0, 1, 0x61, 0x03, 0, 1, 0x61], 0x82, '§3.1.3.2'],
+    ])('5.0 CONNECT with %s: CONNACK with the reason code and the clause, then closed', async (_name, props, willProps, code, clause) => {
+      const r = await RawMqtt.open(t.mqttPort, 5);
+      const bytes = await connect5(id('bad-connect'), props, willProps);
+      const ack = await counted(reasonOf(code), async () => {
+        r.write(bytes);
+        const a = await r.waitPacket('connack', isCmd('connack'));
+        await r.waitClosed();
+        return a;
+      });
+      expect(ack.reasonCode).toBe(code);
+      expect(ack.properties?.reasonString).toContain(clause);
+    });
+
+    it.each([
+      ['Packet Identifier 0 at QoS 1', publish(0x32, 0, []), 0x82, 'MQTT-2.2.1-3'],
+      ['DUP=1 at QoS 0', publish(0x38, undefined, []), 0x82, 'MQTT-3.3.1-2'],
+      ['a Subscription Identifier', publish(0x30, undefined, [0x0b, 5]), 0x82, 'MQTT-3.3.4-6'],
+      // mqtt-packet hands a repeated property on as an array: this one used to throw in the handler and end the process.
+      ['Content Type twice', publish(0x30, undefined, [0x03, 0, 1, 0x61, 0x03, 0, 1, 0x61]), 0x82, '§3.3.2.3'],
+      ['ill-formed UTF-8 in a User Property', publish(0x30, undefined, userProperty(K, [0xc3, 0x28])), 0x81, 'MQTT-1.5.4-1'],
+    ])('5.0 PUBLISH with %s: DISCONNECT with the reason code and the clause', async (_name, bytes, code, clause) => {
+      const r = await connected5(id('bad-publish'));
+      const d = await counted(reasonOf(code), async () => {
+        r.write(bytes);
+        const p = await r.waitPacket('disconnect', isCmd('disconnect'));
+        await r.waitClosed();
+        return p;
+      });
+      expect(d.reasonCode).toBe(code);
+      expect(d.properties?.reasonString).toContain(clause);
+      expect(r.packets.filter(isCmd('puback'))).toEqual([]);
+    });
+
+    it.each([
+      ['Packet Identifier 0 at QoS 1 [MQTT-2.3.1-1]', publish(0x32, 0, undefined)],
+      ['DUP=1 at QoS 0 [MQTT-3.3.1-2]', publish(0x38, undefined, undefined)],
+    ])('3.1.1 PUBLISH with %s: closed', async (_name, bytes) => {
+      const r = await RawMqtt.open(t.mqttPort, 4);
+      const clientId = id('bad-publish4');
+      r.send({ cmd: 'connect', protocolVersion: 4, clientId, username: clientId, password: Buffer.from(await tok(clientId)), clean: true, keepalive: 30 });
+      expect((await r.waitPacket('connack', isCmd('connack'))).returnCode).toBe(0);
+      await counted('protocol_error', async () => {
+        r.write(bytes);
+        await r.waitClosed();
+      });
+      expect(r.packets.map((p) => p.cmd)).toEqual(['connack']);
+    });
+
+    it('MQTT.js 5.0 sending every property it may (UTF-8 user properties, repeated names, a will) connects, publishes and receives', async () => {
+      const before = [await badInput('protocol_error'), await badInput('malformed_packet')];
+      const c = await mqttConnect(url(), {
+        protocolVersion: 5,
+        clientId: 'valid5',
+        username: 'valid5',
+        password: await tok('valid5'),
+        properties: {
+          sessionExpiryInterval: 0,
+          receiveMaximum: 10,
+          maximumPacketSize: 1 << 20,
+          topicAliasMaximum: 0,
+          requestResponseInformation: false,
+          requestProblemInformation: true,
+          userProperties: { 'größe': 'ünïcødé ✓ 🚗', tag: ['a', 'b'] },
+        },
+        will: { topic: 'areas/ok:will', payload: Buffer.from('{}'), qos: 1, retain: false, properties: { contentType: 'application/json', userProperties: { k: 'v' } } },
+      });
+      await c.client.subscribeAsync('areas/ok:valid', { qos: 1, properties: { userProperties: { s: 'é' } } });
+      await c.client.publishAsync('areas/ok:valid', JSON.stringify({ n: 1 }), {
+        qos: 1,
+        properties: { contentType: 'application/json', payloadFormatIndicator: true, messageExpiryInterval: 60, responseTopic: 'areas/ok:reply', correlationData: Buffer.from([0, 1]), userProperties: { 'é': ['ü', 'ö'] } },
+      });
+      await c.client.publishAsync('areas/ok:valid', JSON.stringify({ n: 2 }), { qos: 0, properties: { userProperties: { x: 'y' } } });
+      await c.waitCount('areas/ok:valid', 2);
+      expect(c.ns('areas/ok:valid')).toEqual([1, 2]);
+      await c.end();
+      expect([await badInput('protocol_error'), await badInput('malformed_packet')]).toEqual(before);
+    });
+  });
 });
 
 describe('mqtt limits and dev mode', () => {
@@ -212,5 +328,30 @@ describe('mqtt limits and dev mode', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('mqtt over websocket: frames uWS refuses itself', () => {
+  // uWS 20.30 drops a frame over maxPayloadLength (packet limit + 1 KiB) or a text frame that is
+  // not UTF-8 before the engine sees it: the client can only see 1006, but the engine counts and
+  // logs it (transports/shared/uws-close.ts) like its own refusals.
+  let t: TestEngine;
+  beforeAll(async () => {
+    t = await startTestEngine(['--max-payload-bytes', '1000']);
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+  it.each([
+    ['a frame over the packet limit', 'packet_too_large', (ws: WebSocket) => ws.send(Buffer.alloc(8192), { binary: true })],
+    ['a text frame that is not UTF-8', 'malformed_packet', (ws: WebSocket) => ws.send(Buffer.from([0x10, 0xff, 0xfe]), { binary: false })],
+  ] as const)('%s: 1006, counted as %s', async (_name, reason, send) => {
+    const before = (await metric(t.base, 'abe_mqtt_bad_input_total', { reason })) ?? 0;
+    const ws = new WebSocket(`ws://127.0.0.1:${t.port}/mqtt`, 'mqtt');
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    send(ws);
+    expect(await closed).toBe(1006);
+    await until(`abe_mqtt_bad_input_total{reason=${reason}} counted`, async () => (await metric(t.base, 'abe_mqtt_bad_input_total', { reason })) === before + 1);
   });
 });

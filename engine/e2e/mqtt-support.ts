@@ -110,6 +110,29 @@ export class RawMqtt {
   }
 }
 
+/** Bytes of packets no client library sends (protocol violations), built field by field. */
+export const wire = {
+  u16: (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]),
+  /** A Variable Byte Integer. */
+  varInt(n: number): Buffer {
+    const out: number[] = [];
+    do {
+      out.push((n % 128) | (n >= 128 ? 0x80 : 0));
+      n = Math.floor(n / 128);
+    } while (n > 0);
+    return Buffer.from(out);
+  },
+  /** A UTF-8 Encoded String (or raw bytes, to send ill-formed ones), length first. */
+  str: (s: string | Buffer): Buffer => Buffer.concat([wire.u16(Buffer.byteLength(s)), Buffer.from(s)]),
+  /** A 5.0 property block: Property Length, then the property bytes as given. */
+  props: (bytes: number[]): Buffer => Buffer.concat([wire.varInt(bytes.length), Buffer.from(bytes)]),
+  /** A whole packet: first byte (type and flags), Remaining Length, the parts. */
+  packet(first: number, ...parts: Buffer[]): Buffer {
+    const body = Buffer.concat(parts);
+    return Buffer.concat([Buffer.from([first]), wire.varInt(body.length), body]);
+  },
+};
+
 export const isCmd =
   <C extends Packet['cmd']>(cmd: C) =>
   (p: Packet): p is Extract<Packet, { cmd: C }> =>

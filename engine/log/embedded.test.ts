@@ -75,16 +75,28 @@ describe('EmbeddedLog specifics', () => {
     expect(offsets(await log.read('a', 0, 10))).toEqual([12000]);
   });
 
-  it('reports unhealthy after a failed write until one succeeds', async () => {
-    const log = await openLog();
+  it('after a failed write: unhealthy, appends refused at once, until a probe write succeeds by itself', async () => {
+    const changes: [boolean, string][] = [];
+    const log = await openLog({ writeProbeMs: 20, onWritable: (w, r) => changes.push([w, r]) });
     const env = (log as unknown as { env: { childTransaction: (cb: () => unknown) => Promise<unknown> } }).env;
     const original = env.childTransaction;
-    env.childTransaction = () => Promise.reject(new Error('MDB_MAP_FULL (simulated)'));
+    let attempts = 0;
+    env.childTransaction = () => {
+      attempts++;
+      return Promise.reject(new Error('MDB_MAP_FULL (simulated)'));
+    };
     await expect(log.append('a', req('x'))).rejects.toMatchObject({ code: 'log_unavailable' });
     expect(log.healthy()).toBe(false);
+    const before = attempts;
+    // Refused without touching LMDB (a full disk would fail it again).
+    await expect(log.append('a', req('x'))).rejects.toMatchObject({ code: 'log_unavailable', message: expect.stringContaining('MDB_MAP_FULL') });
+    await until(() => attempts > before + 1); // the probe keeps trying
+    expect(log.healthy()).toBe(false);
     env.childTransaction = original;
+    await until(() => log.healthy());
     expect((await log.append('a', req('y'))).offset).toBe(1);
-    expect(log.healthy()).toBe(true);
+    expect(changes.map(([w]) => w)).toEqual([false, true]);
+    expect(changes[0]![1]).toContain('MDB_MAP_FULL');
   });
 
   it('with durability flush, a tail delivers only offsets some completed fsync covers', async () => {
@@ -215,3 +227,11 @@ describe('EmbeddedLog specifics', () => {
     expect((await log.state('a')).head).toBe(4);
   });
 });
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

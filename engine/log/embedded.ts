@@ -19,6 +19,7 @@ import { EngineError } from '../errors.ts';
 import {
   EPOCH_KEY,
   OPENED_KEY,
+  PROBE_KEY,
   HEAD_RANGE,
   decodeRecord,
   encodeRecord,
@@ -29,6 +30,8 @@ import {
   type HeadEntry,
 } from './embedded-codec.ts';
 import { DurableWatermark } from './durable-watermark.ts';
+import { absorbLmdbCommitRejections, commitFailureReason } from './lmdb-failures.ts';
+import { WriteHealth } from './write-health.ts';
 import { TailManager } from './tail-manager.ts';
 import type {
   AppendRequest,
@@ -59,7 +62,17 @@ export interface EmbeddedLogOptions {
   readonly tailBatchSize?: number;
   /** Errors that have no caller to go to (sweep, tail read, a tail listener that threw). Default: console.error. */
   readonly onError?: (error: unknown, where: string) => void;
+  /** The log stopped or started again taking writes (full disk, EIO...; ./write-health.ts). Default: console.error. */
+  readonly onWritable?: (writable: boolean, reason: string) => void;
+  /** While writes fail, how often a probe write checks whether they work again (ms, default 1000). */
+  readonly writeProbeMs?: number;
 }
+
+/**
+ * The least the write probe stores (./write-health.ts): a store with less headroom than this is
+ * not ready, and a probe the size of a few pages would call a nearly full disk ready.
+ */
+const PROBE_MIN_BYTES = 64 * 1024;
 
 /** Deletions per sweep transaction, so one sweep never holds the writer lock for long. */
 const SWEEP_BUDGET = 10_000;
@@ -76,7 +89,7 @@ export class EmbeddedLog implements AreaLog {
   private epoch = '';
   private opened = false;
   private closed = false;
-  private failed = false;
+  private readonly writes: WriteHealth;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private readonly now: () => number;
@@ -105,11 +118,14 @@ export class EmbeddedLog implements AreaLog {
       },
       { pollMs: options.tailPollMs, batchSize: options.tailBatchSize ?? 256, onError: this.onError },
     );
+    const onWritable = options.onWritable ?? ((writable, reason) => console.error(`[embedded log] writable=${writable}: ${reason}`));
+    this.writes = new WriteHealth((bytes) => this.probeWrite(bytes), options.writeProbeMs ?? 1000, PROBE_MIN_BYTES, { onChange: onWritable });
   }
 
   async open(): Promise<void> {
     if (this.opened) throw new Error('EmbeddedLog.open() called twice');
     mkdirSync(this.options.dir, { recursive: true });
+    absorbLmdbCommitRejections();
     this.env = open({ path: this.options.dir, maxDbs: 8 });
     this.messages = this.env.openDB({ name: 'messages', encoding: 'binary' });
     this.meta = this.env.openDB({ name: 'meta' });
@@ -122,17 +138,14 @@ export class EmbeddedLog implements AreaLog {
       this.meta.putSync(EPOCH_KEY, epoch);
       return epoch;
     });
-    if (this.options.durability === 'flush') {
-      // One real write + flush at open: LMDB skips an env sync that its own last commit already
-      // covers, and a freshly opened env believes every existing commit is synced. This flush
-      // makes that true, so later syncs and the watermark can be trusted.
-      await this.env.childTransaction(() => this.meta.putSync(OPENED_KEY, Date.now()));
-      await this.env.flushed;
-    }
+    // A store that cannot take writes (disk already full) opens not ready and keeps probing.
+    await this.writes.check();
     this.opened = true;
     const sweepMs = this.options.retentionSweepMs ?? 1000;
     if (sweepMs > 0) {
       this.sweepTimer = setInterval(() => {
+        // Deleting needs new pages too (copy-on-write): no sweep while writes fail.
+        if (!this.writes.writable) return;
         this.sweep().catch((error: unknown) => this.onError(error, 'retention sweep'));
       }, sweepMs);
       this.sweepTimer.unref();
@@ -151,6 +164,7 @@ export class EmbeddedLog implements AreaLog {
 
   async append(area: string, request: AppendRequest): Promise<AppendResult> {
     this.assertOpen();
+    if (!this.writes.writable) throw new EngineError('log_unavailable', `the log cannot take writes: ${this.writes.reason}`);
     const value = encodeRecord(request.time, request.expiresAt, request.contentType, request.payload);
     const ik = request.idempotencyKey === undefined ? undefined : idemKey(area, request.idempotencyKey);
     const ttl = this.options.idempotencyTtlMs;
@@ -181,10 +195,10 @@ export class EmbeddedLog implements AreaLog {
         if (!result.duplicate) this.durable.flushed(area, result.offset);
       }
     } catch (error) {
-      this.failed = true;
-      throw new EngineError('log_unavailable', `append to ${area} failed`, { cause: error });
+      const reason = await commitFailureReason(error);
+      this.writes.failed(reason, value.byteLength);
+      throw new EngineError('log_unavailable', `append to ${area} failed: ${reason}`, { cause: error });
     }
-    this.failed = false;
     if (!result.duplicate) this.tails.notify(area);
     return { offset: result.offset, epoch: this.epoch, duplicate: result.duplicate };
   }
@@ -210,13 +224,14 @@ export class EmbeddedLog implements AreaLog {
   }
 
   healthy(): boolean {
-    return this.opened && !this.closed && !this.failed;
+    return this.opened && !this.closed && this.writes.writable;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.writes.close();
     this.tails.closeAll();
     this.durable.close();
     if (!this.opened) return;
@@ -290,6 +305,26 @@ export class EmbeddedLog implements AreaLog {
       this.idemTime.removeSync(key);
     }
     return keys.length === SWEEP_BUDGET;
+  }
+
+  /**
+   * The write the health probe makes (at open, then while writes fail): `bytes` under one meta
+   * key, overwritten each time (LMDB copies on write, so each probe needs that much free space
+   * again). In 'flush' mode it is also what makes the durable watermark trustworthy: LMDB skips
+   * an env sync that its own last commit already covers, and a freshly opened env believes every
+   * existing commit is synced; one real write + flush makes that true.
+   */
+  private async probeWrite(bytes: number): Promise<void> {
+    const filler = Buffer.alloc(bytes);
+    try {
+      await this.env.childTransaction(() => {
+        this.meta.putSync(OPENED_KEY, Date.now());
+        this.meta.putSync(PROBE_KEY, filler);
+      });
+      if (this.options.durability === 'flush') await this.env.flushed;
+    } catch (error) {
+      throw new Error(await commitFailureReason(error), { cause: error });
+    }
   }
 
   private headEntry(area: string): HeadEntry | undefined {

@@ -31,6 +31,10 @@ export async function createLog(config: EngineConfig, logger: Logger, hooks: Log
       durability: config.durability,
       tailPollMs: config.tailPollMs,
       onError,
+      onWritable: (writable, reason) => {
+        if (writable) logger.info({ reason }, 'embedded log takes writes again');
+        else logger.error({ reason, dataDir: config.dataDir }, 'embedded log cannot take writes: publishes answer 503 log_unavailable until a probe write succeeds');
+      },
     });
   }
   const p = config.log.pulsar;

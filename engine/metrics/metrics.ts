@@ -16,6 +16,8 @@ import { CATCHING_UP, LIVE, PAUSED, REPLAYING } from '../areas/virtual-cursors.t
 import { AUTH_FAILURE } from '../auth/jwt.ts';
 import { CLOSE, ERRORS, type CloseReason, type ErrorCode } from '../errors.ts';
 import type { WsMetrics } from '../transports/ws/context.ts';
+import type { AdmissionMetrics } from '../transports/shared/admission.ts';
+import { FLAPPING_KEYS } from '../config.types.ts';
 import { ComputedGauge, computedValue, type Labels } from './custom.ts';
 import { FastHistogram } from './fast-histogram.ts';
 import { AreaTop, SubscriberLag } from './lag.ts';
@@ -57,6 +59,8 @@ export interface EngineMetrics {
   /** Accept-to-durable seconds of one publish (also the `durable` stage). */
   readonly appendSeconds: { observe(v: number): void };
   readonly httpErrors: (code: ErrorCode) => CounterLike;
+  /** Connects refused by admission control (transports/shared/admission.ts). */
+  readonly admission: AdmissionMetrics;
   readonly stages: StageTimings;
   readonly lag: SubscriberLag;
   readonly areaTop: AreaTop;
@@ -120,6 +124,8 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
     registers: r,
   });
   const httpErrors = counter('http_errors_total', 'REST error answers by code', ['code']);
+  const connectRefusals = counter('connect_refusals_total', 'Connects refused by --max-connect-rate or a flapping ban, by listener and reason', ['listener', 'reason']);
+  const flappingBans = counter('flapping_bans_total', 'Clients banned for flapping (too many connects in the window), by the key that went over', ['key']);
 
   const stages = new StageTimings(r);
   const lag = new SubscriberLag(r);
@@ -135,6 +141,9 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
     httpErrors.labels(code).inc(0);
   }
   for (const reason of Object.keys(CLOSE)) closes.labels(reason).inc(0);
+  const refusalOf = cachedChildren((key: string) => connectRefusals.labels(...(key.split(' ') as [string, string])));
+  for (const listener of ['ws', 'mqtt_tcp', 'mqtt_ws']) for (const reason of ['connect_rate_limited', 'flapping_banned']) refusalOf(`${listener} ${reason}`).inc(0);
+  for (const key of FLAPPING_KEYS) flappingBans.labels(key).inc(0);
   for (const result of ['ok', 'duplicate', 'error']) publishes.labels(result).inc(0);
   for (const reason of AUTH_REASONS) authFailureOf(reason).inc(0);
   connectionsOf('ws').set(0);
@@ -158,6 +167,10 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
     wsConnections: connectionsOf('ws'),
     closes: cachedChildren((reason: CloseReason) => closes.labels(reason)),
     authFailures: (reason: string) => authFailureOf(authReason(reason)),
+    admission: {
+      refused: (listener, reason) => refusalOf(`${listener} ${reason}`).inc(),
+      banned: (key) => flappingBans.labels(key).inc(),
+    },
     publishes: cachedChildren((result: 'ok' | 'duplicate' | 'error') => publishes.labels(result)),
     appendSeconds: {
       observe(v: number) {

@@ -10,6 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { RetainedMessage, SessionStore, StoredSession } from './types.ts';
+import { absorbLmdbCommitRejections } from '../log/lmdb-failures.ts';
 
 /** Sessions deleted per expiry transaction. */
 const EXPIRE_BATCH = 1000;
@@ -33,6 +34,8 @@ export class LmdbSessionStore implements SessionStore {
     if (this.opened) return;
     if (this.closed) throw new Error('session store is closed');
     mkdirSync(this.dir, { recursive: true });
+    // A full disk fails session writes too; their callers handle it, lmdb's orphans must not end the process.
+    absorbLmdbCommitRejections();
     this.env = open({ path: this.dir, maxDbs: 4 });
     this.sessions = this.env.openDB({ name: 'sessions' });
     this.retained = this.env.openDB({ name: 'retained' });

@@ -6,10 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { signToken } from '../auth/testing.ts';
 import { parseConfig } from '../config.ts';
+import type { EngineConfig } from '../config.types.ts';
+import type { AreaLog } from '../log/types.ts';
 import { ownNamespace } from '../log/pulsar/admin.ts';
 import { ENGINE_ROLE, realBroker } from '../log/pulsar/testing/broker.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, type Logger } from '../logger.ts';
 import { startEngine, type Engine } from '../server.ts';
 import { HOST } from './child-engine.ts';
 import { Vehicle, WAIT_MS, type VehicleOptions } from './vehicle.ts';
@@ -73,12 +76,15 @@ async function logFlags(dir: string): Promise<{ flags: string[]; drop(): Promise
 }
 
 /** Starts the real engine in this process on port 0 with a fresh data dir and extra CLI flags. */
-export async function startTestEngine(flags: string[] = [], opts: { dir?: string; keepDir?: boolean } = {}): Promise<TestEngine> {
+export async function startTestEngine(
+  flags: string[] = [],
+  opts: { dir?: string; keepDir?: boolean; logger?: Logger; /** The log the engine runs on, built from its config (fault injection wraps the real one). */ log?: (config: EngineConfig) => Promise<AreaLog> } = {},
+): Promise<TestEngine> {
   const dir = opts.dir ?? (await tempDir());
   const log = await logFlags(dir);
   const parsed = parseConfig(['--host', HOST, '--port', '0', '--mqtt-port', '0', '--data-dir', dir, '--max-connections', '1000', ...log.flags, ...flags], {});
   if (!('config' in parsed)) throw new Error('parseConfig returned help');
-  const engine = await startEngine(parsed.config, createLogger('silent'));
+  const engine = await startEngine(parsed.config, opts.logger ?? createLogger('silent'), opts.log ? { log: await opts.log(parsed.config) } : {});
   const base = `http://${HOST}:${engine.port}`;
   const wsUrl = `ws://${HOST}:${engine.port}/v1/ws`;
   const vehicles: Vehicle[] = [];
@@ -191,9 +197,25 @@ export async function history(base: string, area: string, pageSize = 1000): Prom
   }
 }
 
+let opsToken: Promise<string> | undefined;
+
+/**
+ * A token with the ops right, signed with TEST_HS_SECRET (what every test engine with auth on
+ * uses): /metrics and /dashboard/data need one there; engines with auth off ignore it.
+ */
+export function testOpsToken(): Promise<string> {
+  opsToken ??= signToken({ sub: 'test-ops', ops: true, exp: Math.floor(Date.now() / 1000) + 24 * 3600 });
+  return opsToken;
+}
+
+/** GET /metrics text, with the test ops token. */
+export async function scrapeMetrics(base: string): Promise<HttpAnswer> {
+  return http(base, '/metrics', { headers: { authorization: `Bearer ${await testOpsToken()}` } });
+}
+
 /** One sample of a Prometheus metric from GET /metrics (undefined when absent). */
 export async function metric(base: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const r = await http(base, '/metrics');
+  const r = await scrapeMetrics(base);
   return metricFrom(r.text, name, labels);
 }
 

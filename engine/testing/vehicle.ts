@@ -96,7 +96,7 @@ export class Vehicle {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+        res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body, res.headers)));
         res.on('error', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
       });
       ws.once('error', (err) => {
@@ -229,17 +229,18 @@ export class UpgradeRefused extends Error {
   constructor(
     readonly status: number,
     readonly body: string,
+    readonly headers: Readonly<Record<string, string | string[] | undefined>> = {},
   ) {
     super(`upgrade refused with HTTP ${status}: ${body}`);
   }
 }
 
 /** Tries to open a vehicle connection; returns the HTTP status of a refusal, or the open Vehicle. */
-export async function tryConnect(wsUrl: string, opts: VehicleOptions = {}): Promise<{ status: number; body: string } | Vehicle> {
+export async function tryConnect(wsUrl: string, opts: VehicleOptions = {}): Promise<{ status: number; body: string; headers: Readonly<Record<string, string | string[] | undefined>> } | Vehicle> {
   try {
     return await Vehicle.connect(wsUrl, opts);
   } catch (err) {
-    if (err instanceof UpgradeRefused) return { status: err.status, body: err.body };
+    if (err instanceof UpgradeRefused) return { status: err.status, body: err.body, headers: err.headers };
     throw err;
   }
 }

@@ -4,6 +4,7 @@ import type { Authenticator, Principal } from '../../auth/types.ts';
 import type { CounterLike } from '../../areas/metrics.ts';
 import { EngineError, type ErrorCode } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
+import { bearerToken } from '../shared/bearer.ts';
 
 export interface HttpContext {
   readonly service: AreaService;
@@ -16,9 +17,8 @@ export interface HttpContext {
 
 /** Bearer token from the Authorization header (REST has no query-token fallback: URLs get logged). */
 export async function authenticateRequest(ctx: HttpContext, authorization: string): Promise<Principal> {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   try {
-    return await ctx.auth.authenticate(m === null ? undefined : m[1]);
+    return await ctx.auth.authenticate(bearerToken(authorization));
   } catch (err) {
     const reason = err instanceof EngineError ? err.message.split(':')[0] : 'error';
     ctx.authFailures(reason).inc();

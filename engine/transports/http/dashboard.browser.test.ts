@@ -12,7 +12,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishOk, sleep, startTestEngine, until, type TestEngine, type Vehicle } from '../../testing/harness.ts';
+import { signToken, TEST_HS_SECRET } from '../../auth/testing.ts';
+import { publishOk, sleep, startTestEngine, testOpsToken, until, type TestEngine, type Vehicle } from '../../testing/harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../../.vitest-artifacts/', import.meta.url);
@@ -27,6 +28,10 @@ interface Page {
   textContent(selector: string): Promise<string | null>;
   evaluate<T>(f: string): Promise<T>;
   screenshot(opts: { path: string; fullPage?: boolean }): Promise<unknown>;
+  fill(selector: string, value: string): Promise<void>;
+  click(selector: string): Promise<void>;
+  isVisible(selector: string): Promise<boolean>;
+  close(): Promise<void>;
 }
 interface Context {
   newPage(): Promise<Page>;
@@ -153,4 +158,39 @@ describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('/dashboa
     expect(foreign).toEqual([]);
     expect(requests.some((u) => u.endsWith('/dashboard/charts.js'))).toBe(true);
   }, 90_000);
+
+  // Authentication on [issue 13]: /dashboard/data needs a token with "ops": true.
+  it('with auth on: asks for a token, refuses one without the ops right, shows data with one (form or #token=)', async () => {
+    const a = await startTestEngine(['--auth-hs-secret', TEST_HS_SECRET]);
+    try {
+      const v = await a.connect({ token: await signToken({ sub: 'car-9', subscribe: ['ops:*'] }) });
+      await v.subscribe('ops:hidden');
+      const ops = await testOpsToken();
+      const page = await ctx.newPage();
+      await page.goto(`${a.base}/dashboard`);
+      await until('the token prompt', async () => (await page.textContent('#ready')) === 'TOKEN REQUIRED', 10_000, 100);
+      expect(await page.isVisible('#auth')).toBe(true);
+      expect(await page.textContent('#areas')).not.toContain('ops:hidden');
+
+      await page.fill('#token', await signToken({ sub: 'car-9', subscribe: ['ops:*'] }));
+      await page.click('#auth button');
+      await until('a refusal of the vehicle token', async () => (await page.textContent('#ready')) === 'TOKEN WITHOUT OPS RIGHT', 10_000, 100);
+
+      await page.fill('#token', ops);
+      await page.click('#auth button');
+      await until('data with the ops token', async () => (await page.textContent('#areas'))?.includes('ops:hidden') === true, 15_000, 100);
+      expect(await page.textContent('#ready')).toBe('READY');
+      expect(await page.isVisible('#auth')).toBe(false);
+      await page.close();
+
+      // A link with the token in the fragment: used, then cleared from the address bar.
+      const linked = await ctx.newPage();
+      await linked.goto(`${a.base}/dashboard#token=${ops}`);
+      await until('data via #token=', async () => (await linked.textContent('#areas'))?.includes('ops:hidden') === true, 15_000, 100);
+      expect(await linked.evaluate<string>('location.href')).toBe(`${a.base}/dashboard`);
+      await linked.close();
+    } finally {
+      await a.stop();
+    }
+  }, 60_000);
 });

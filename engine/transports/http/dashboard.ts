@@ -3,11 +3,20 @@
  * CDN: HTML, CSS and a small canvas chart script from ./dashboard/, read once at start.
  * GET /dashboard/data: the latest LiveState as JSON (`?history=1` adds the last 300 points, what
  * a page loads first); the page polls it every second.
+ *
+ * With authentication on, /dashboard/data lists area ids and lag, so it needs a token with the ops
+ * right (./ops.ts requireOps) like /metrics. The page and its scripts carry no data and stay open;
+ * the page takes the token from its URL fragment (`/dashboard#token=<jwt>`: a fragment is never
+ * sent to the server, so it stays out of access logs and Referer headers) or from a prompt, keeps
+ * it in sessionStorage for the tab and sends it as `Authorization: Bearer` on every poll.
  */
 import { readFileSync } from 'node:fs';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { LiveSampler } from '../../metrics/live.ts';
 import type { EngineMetrics } from '../../metrics/metrics.ts';
+import type { HttpContext } from './context.ts';
+import { getAndHead } from './framing.ts';
+import { requireOps } from './ops.ts';
 
 interface Asset {
   readonly body: Buffer;
@@ -46,25 +55,29 @@ function send(res: HttpResponse, asset: Asset): void {
 }
 
 /** `scrape`: what /metrics renders when it is not this process's registry (engine/cluster's aggregate). */
-export function mountDashboard(app: TemplatedApp, metrics: EngineMetrics, scrape?: { metrics(): Promise<string> }): Dashboard {
+export function mountDashboard(app: TemplatedApp, metrics: EngineMetrics, ctx: HttpContext, scrape?: { metrics(): Promise<string> }): Dashboard {
   const assets = loadAssets();
   const sampler = LiveSampler.of(metrics, scrape);
   const page = assets.get('index.html')!;
   const onPage = (res: HttpResponse): void => {
-    sampler.touch(); // start sampling as the page loads, so its first poll already has a point
+    // Start sampling as the page loads, so its first poll already has a point; with authentication
+    // on, only an authorized poll starts it (a page load carries no token).
+    if (!ctx.auth.enabled) sampler.touch();
     send(res, page);
   };
-  app.get('/dashboard', onPage);
-  app.get('/dashboard/', onPage);
+  getAndHead(app, ctx, '/dashboard', onPage);
+  getAndHead(app, ctx, '/dashboard/', onPage);
   for (const [file, asset] of assets) {
-    if (file !== 'index.html') app.get(`/dashboard/${file}`, (res) => send(res, asset));
+    if (file !== 'index.html') getAndHead(app, ctx, `/dashboard/${file}`, (res) => send(res, asset));
   }
-  app.get('/dashboard/data', (res, req) => {
+  getAndHead(app, ctx, '/dashboard/data', (res, req) => {
     const withHistory = req.getQuery('history') === '1';
-    sampler.touch();
-    const body = JSON.stringify(sampler.state(withHistory));
-    res.cork(() => {
-      res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(body);
+    requireOps(ctx, res, req, () => {
+      sampler.touch();
+      const body = JSON.stringify(sampler.state(withHistory));
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(body);
+      });
     });
   });
   return { sampler, close: () => sampler.stop() };

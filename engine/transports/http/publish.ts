@@ -5,11 +5,11 @@
  *   Idempotency-Key  (optional) a retry with the same key answers the first offset again (same 201, "duplicate":true)
  *   Message-TTL  (optional, or ?ttl=) seconds until the message expires; never delivered after
  */
-import { unpack } from 'msgpackr';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { isValidAreaId } from '../../auth/patterns.ts';
 import { EngineError } from '../../errors.ts';
 import type { ContentType } from '../../log/types.ts';
+import { isJson, isMsgpack } from '../shared/payload.ts';
 import { authenticateRequest, type HttpContext } from './context.ts';
 import { areaParam, errorCodeOf, readBody, sendError, sendJson, watchAbort } from './respond.ts';
 
@@ -28,7 +28,9 @@ export function handlePublish(ctx: HttpContext, res: HttpResponse, req: HttpRequ
   const fail = (err: unknown): void => {
     const code = errorCodeOf(err);
     ctx.httpErrors(code).inc();
-    if (code === 'internal' || code === 'log_unavailable') ctx.logger.error({ err, area }, 'publish failed');
+    if (code === 'internal') ctx.logger.error({ err, area }, 'publish failed');
+    // The log says once (error level) when it stops and starts taking writes; each refused publish is a warn line.
+    else if (code === 'log_unavailable') ctx.logger.warn({ area, code, message: (err as Error).message }, 'publish refused: log unavailable');
     else ctx.logger.debug({ area, code, message: (err as Error).message }, 'publish refused');
     // A refused body may still be streaming in: close so we do not read it.
     if (!state.aborted) sendError(res, code, (err as Error).message, code === 'payload_too_large');
@@ -78,20 +80,9 @@ function parseTtl(v: string): number {
   return Number(v);
 }
 
-/** A payload that vehicles could not decode is refused here, not discovered at fan-out. */
+/** A payload that vehicles could not decode, or would get changed, is refused here (../shared/payload.ts). */
 function validatePayload(payload: Buffer, contentType: ContentType): void {
   if (payload.byteLength === 0) throw new EngineError('bad_request', 'empty body');
-  if (contentType === 'json') {
-    try {
-      JSON.parse(payload.toString('utf8'));
-    } catch {
-      throw new EngineError('bad_request', 'body is not valid JSON');
-    }
-  } else if (contentType === 'msgpack') {
-    try {
-      unpack(payload);
-    } catch {
-      throw new EngineError('bad_request', 'body is not valid msgpack');
-    }
-  }
+  if (contentType === 'json' && !isJson(payload)) throw new EngineError('bad_request', 'body is not one JSON text in well-formed UTF-8');
+  if (contentType === 'msgpack' && !isMsgpack(payload)) throw new EngineError('bad_request', 'body is not exactly one valid MessagePack object');
 }

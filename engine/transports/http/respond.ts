@@ -1,7 +1,7 @@
 /** uWS HTTP helpers: JSON answers, error answers from the registry, bounded body reading. */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { EngineError, ERRORS, isEngineError, type ErrorCode } from '../../errors.ts';
-import { statusText } from '../ws/endpoint.ts';
+import { EngineError, isEngineError, type ErrorCode } from '../../errors.ts';
+import { statusText, writeErrorReply } from '../shared/http-reply.ts';
 
 /** Tracks whether the client went away; every async handler installs one before awaiting. */
 export interface Aborted {
@@ -25,13 +25,7 @@ export function sendJson(res: HttpResponse, status: number, body: string, extraH
 }
 
 export function sendError(res: HttpResponse, code: ErrorCode, message?: string, closeConnection = false): void {
-  const status = ERRORS[code].status;
-  res.cork(() => {
-    res
-      .writeStatus(`${status} ${statusText(status)}`)
-      .writeHeader('content-type', 'application/json')
-      .end(JSON.stringify({ code, message: message ?? ERRORS[code].message }), closeConnection);
-  });
+  writeErrorReply(res, code, { ...(message !== undefined && { message }), closeConnection });
 }
 
 export function errorCodeOf(err: unknown): ErrorCode {

@@ -1,27 +1,29 @@
-/** Every HTTP route of the engine on one uWS app. Unknown routes: 404 JSON. */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+/**
+ * Every HTTP route of the engine on one uWS app. Unknown routes: 404 JSON. Every route checks
+ * Content-Length first and GET routes answer HEAD too (./framing.ts).
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
+import { refuseHttp } from '../shared/http-reply.ts';
 import type { HttpContext } from './context.ts';
 import { handleAreaInfo, handleHistory } from './areas.ts';
-import { handleHealthz, handleMetrics, handleReadyz, type Readiness } from './ops.ts';
+import { bodyFor, framed, getAndHead } from './framing.ts';
+import { handleHealthz, handleMetrics, handleReadyz, requireOps, type Readiness } from './ops.ts';
 import { handlePublish } from './publish.ts';
-import { sendError } from './respond.ts';
 
 export function mountHttpRoutes(app: TemplatedApp, ctx: HttpContext, registry: Registry, readiness: Readiness): void {
-  const notAllowed = (res: HttpResponse): void => {
-    ctx.httpErrors('method_not_allowed').inc();
-    sendError(res, 'method_not_allowed');
-  };
-  app.post('/v1/areas/:area/messages', (res, req) => handlePublish(ctx, res, req));
-  app.get('/v1/areas/:area/messages', (res, req) => handleHistory(ctx, res, req));
+  const refuse = (code: 'method_not_allowed' | 'not_found') =>
+    framed(ctx, (res: HttpResponse, req: HttpRequest) => {
+      refuseHttp(bodyFor(res, req), ctx, code, { what: 'request refused', fields: { method: req.getMethod(), path: req.getUrl() } });
+    });
+  const notAllowed = refuse('method_not_allowed');
+  app.post('/v1/areas/:area/messages', framed(ctx, (res, req) => handlePublish(ctx, res, req)));
+  getAndHead(app, ctx, '/v1/areas/:area/messages', (res, req) => handleHistory(ctx, res, req));
   app.any('/v1/areas/:area/messages', notAllowed);
-  app.get('/v1/areas/:area', (res, req) => handleAreaInfo(ctx, res, req));
+  getAndHead(app, ctx, '/v1/areas/:area', (res, req) => handleAreaInfo(ctx, res, req));
   app.any('/v1/areas/:area', notAllowed);
-  app.get('/healthz', (res) => handleHealthz(res));
-  app.get('/readyz', (res) => handleReadyz(res, readiness));
-  app.get('/metrics', (res) => handleMetrics(res, registry));
-  app.any('/*', (res) => {
-    ctx.httpErrors('not_found').inc();
-    sendError(res, 'not_found');
-  });
+  getAndHead(app, ctx, '/healthz', (res) => handleHealthz(res));
+  getAndHead(app, ctx, '/readyz', (res) => handleReadyz(res, readiness));
+  getAndHead(app, ctx, '/metrics', (res, req) => requireOps(ctx, res, req, () => handleMetrics(res, registry)));
+  app.any('/*', refuse('not_found'));
 }

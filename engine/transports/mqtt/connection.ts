@@ -12,6 +12,7 @@ import type { MqttContext } from './context.ts';
 import { packetIdOf, withDup, type MqttVersion } from './encoders.ts';
 import { PacketFramer } from './framer.ts';
 import { checkpoint, InFlight } from './inflight.ts';
+import { hasProperties, propertyViolation } from './properties.ts';
 import type { MqttSubscription } from './subscription.ts';
 import type { MqttTransport } from './transport.ts';
 
@@ -65,10 +66,19 @@ export class MqttConnection {
   /** PUBACKs go out in the order the PUBLISHes came in [MQTT-4.6.0-2]. */
   ackChain: Promise<void> = Promise.resolve();
   readonly queue: Packet[] = [];
+  /**
+   * Bad input that arrived while CONNECT was being authenticated (a client need not wait for the
+   * CONNACK, MQTT 5 §3.1.4 / [MQTT-3.1.4-7]): applied right after the CONNACK, once the `after`
+   * packets queued before it were handled, so a 5.0 client gets a DISCONNECT that says why
+   * instead of a bare close. Nothing after it is parsed.
+   */
+  deferredFailure: { readonly reason: MqttReason; readonly detail: string; readonly after: number } | undefined;
   frameWindowStart = 0;
   frameCount = 0;
   private readonly framer: PacketFramer;
   private readonly parser = createParser();
+  /** The packet being parsed (the framer hands the parser one whole packet at a time). */
+  private raw: Buffer | undefined;
   private tornDown = false;
   private resuming = false;
   private rotate = 0;
@@ -81,7 +91,7 @@ export class MqttConnection {
   ) {
     this.openedAt = this.lastPacketAt = ctx.now();
     this.framer = new PacketFramer(Math.min(PRE_CONNECT_MAX_PACKET, ctx.settings.maxPacketBytes));
-    this.parser.on('packet', (p: Packet) => this.sink(this, p));
+    this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: Error) => this.fail('malformed_packet', err.message));
   }
 
@@ -97,7 +107,7 @@ export class MqttConnection {
 
   /** Bytes from the transport. */
   onBytes(bytes: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.deferredFailure !== undefined) return;
     // Not MQTT at all (an HTTP request, TLS...): refuse on the first byte, not at the connect timeout.
     if (this.state === 'new' && this.framer.buffered === 0 && bytes.length > 0 && bytes[0] !== 0x10) {
       this.fail('protocol_error', `first byte 0x${bytes[0].toString(16)} is not CONNECT`);
@@ -112,8 +122,31 @@ export class MqttConnection {
   private onRawPacket(raw: Buffer): boolean {
     this.lastPacketAt = this.ctx.now();
     if (this.state === 'new' && !this.checkConnectHeader(raw)) return false;
+    this.raw = raw;
     this.parser.parse(raw);
-    return !this.closed;
+    this.raw = undefined;
+    return !this.closed && this.deferredFailure === undefined;
+  }
+
+  /** 5.0 properties are re-checked on their bytes (properties.ts); other packets pay one branch. */
+  private onPacket(p: Packet): void {
+    if (hasProperties(p)) {
+      const v = propertyViolation(this.raw!, p);
+      if (v !== undefined) {
+        if (p.cmd !== 'connect') return this.fail(v.reason, v.detail);
+        this.version = 5; // only 5.0 has properties: answer with a 5.0 CONNACK
+        return this.refuseConnect(v.reason, v.detail);
+      }
+    }
+    try {
+      this.sink(this, p);
+    } catch (err) {
+      // One bad packet must never take the process down (a property mqtt-packet hands over in a
+      // shape no handler expected did once): a handler that throws closes this connection only.
+      this.ctx.logger.error({ err, conn: this.id, cmd: p.cmd }, 'mqtt packet handler threw; closing this connection');
+      if (this.state === 'new' || this.state === 'connecting') this.refuseConnect('unspecified_error', 'internal error');
+      else this.disconnect('unspecified_error', 'internal error');
+    }
   }
 
   /** The first packet must be CONNECT at protocol level 4 or 5; answer others as the spec says. */
@@ -233,6 +266,10 @@ export class MqttConnection {
   /** Bad client input: count it, then disconnect with its reason (before CONNACK: just close). */
   fail(reason: MqttReason, detail: string): void {
     if (this.closed) return;
+    if (this.state === 'connecting') {
+      this.deferredFailure ??= { reason, detail, after: this.queue.length };
+      return;
+    }
     this.ctx.metrics.badInput(reason).inc();
     this.disconnect(reason, detail);
   }
@@ -271,7 +308,8 @@ export class MqttConnection {
 
   private end(reason: MqttReason, detail: string): void {
     this.ctx.metrics.disconnects(reason).inc();
-    const level = reason === 'server_shutting_down' || reason === 'session_taken_over' ? 'info' : 'warn';
+    // Shutdown closes every connection: the endpoint logs that once, not once per socket.
+    const level = reason === 'server_shutting_down' ? 'debug' : reason === 'session_taken_over' ? 'info' : 'warn';
     this.ctx.logger[level](
       { conn: this.id, clientId: this.clientId, remote: this.transport.remoteAddress, transport: this.transport.kind, reason, code: MQTT_REASON[reason].v5, detail },
       'closing mqtt connection',

@@ -3,11 +3,12 @@ import type { CounterLike } from '../../areas/metrics.ts';
 import type { AreaRegistry } from '../../areas/registry.ts';
 import type { AreaService } from '../../areas/service.ts';
 import type { Authenticator } from '../../auth/types.ts';
-import type { MqttReason } from '../../errors.ts';
+import type { ErrorCode, MqttReason } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { SessionStore } from '../../sessions/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { MqttFormats } from './encoders.ts';
+import type { Admission } from '../shared/admission.ts';
 
 export interface MqttSettings {
   /** Largest packet a client may send (advertised as Maximum Packet Size in 5.0 CONNACK). */
@@ -41,6 +42,8 @@ export interface MqttMetrics {
   readonly recoveredFalse: CounterLike;
   readonly subscriptions: { inc(): void; dec(): void };
   readonly connections: (transport: string) => { inc(): void; dec(): void };
+  /** HTTP refusals of the /mqtt upgrade (abe_http_errors_total, shared with REST). */
+  readonly httpErrors: (code: ErrorCode) => CounterLike;
 }
 
 export interface MqttContext {
@@ -57,4 +60,6 @@ export interface MqttContext {
   readonly live: Map<string, MqttConnection>;
   /** Open connections of every transport in this process (for --max-connections). */
   readonly connectionCount: () => number;
+  /** Connect rate and flapping bans (../shared/admission.ts). */
+  readonly admission: Admission;
 }

@@ -69,5 +69,11 @@ function route(ctx: MqttContext, conn: MqttConnection, p: Packet): void {
 }
 
 function drainQueue(ctx: MqttContext, conn: MqttConnection): void {
-  while (conn.state === 'connected' && conn.queue.length > 0) route(ctx, conn, conn.queue.shift()!);
+  const failure = conn.deferredFailure;
+  let before = failure === undefined ? Infinity : failure.after;
+  while (conn.state === 'connected' && conn.queue.length > 0 && before-- > 0) route(ctx, conn, conn.queue.shift()!);
+  if (failure !== undefined && conn.state === 'connected') {
+    conn.deferredFailure = undefined;
+    conn.fail(failure.reason, failure.detail);
+  }
 }

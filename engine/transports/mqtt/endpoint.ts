@@ -10,7 +10,11 @@ import type { AreaService } from '../../areas/service.ts';
 import type { Authenticator } from '../../auth/types.ts';
 import type { Logger } from '../../logger.ts';
 import type { SessionStore } from '../../sessions/types.ts';
-import { statusText } from '../ws/endpoint.ts';
+import { MQTT_CLOSE } from '../../errors.ts';
+import type { Admission } from '../shared/admission.ts';
+import { refuseHttp } from '../shared/http-reply.ts';
+import { uwsRefusal } from '../shared/uws-close.ts';
+import { refuseUnsupportedWsVersion } from '../shared/ws-upgrade.ts';
 import { MqttConnection } from './connection.ts';
 import type { MqttContext, MqttMetrics, MqttSettings } from './context.ts';
 import { dispatchPacket } from './dispatch.ts';
@@ -29,6 +33,8 @@ export interface MqttDeps {
   readonly now: () => number;
   /** Open WebSocket (v1) connections, so --max-connections covers every transport. */
   readonly otherConnections: () => number;
+  /** Connect rate and flapping bans (../shared/admission.ts). */
+  readonly admission: Admission;
 }
 
 export interface MqttEndpoint {
@@ -86,6 +92,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     });
   });
 
+  const refusals = { httpErrors: deps.metrics.httpErrors, logger: deps.logger };
   app.ws<MqttWsUserData>('/mqtt', {
     maxPayloadLength: settings.maxPacketBytes + 1024,
     // Our own budget check comes first (writeMessage); the headroom keeps control packets flowing.
@@ -94,14 +101,15 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     idleTimeout: 0, // MQTT keepalive is enforced by the sweep
     sendPingsAutomatically: false,
     upgrade: (res: HttpResponse, req, context) => {
+      if (refuseUnsupportedWsVersion(res, req, refusals)) return; // RFC 6455 §4.2.2: 426
       const key = req.getHeader('sec-websocket-key');
       const offered = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
-      if (!accepting) return refuse(res, 503, 'shutting_down');
-      if (ctx.connectionCount() >= settings.maxConnections) return refuse(res, 503, 'too_many_connections');
+      if (!accepting) return refuseHttp(res, refusals, 'shutting_down', { what: 'mqtt websocket upgrade refused' });
+      if (ctx.connectionCount() >= settings.maxConnections) return refuseHttp(res, refusals, 'too_many_connections', { what: 'mqtt websocket upgrade refused' });
       const chosen = offered.split(',').map((s) => s.trim()).find((s) => s === 'mqtt' || s === 'mqttv3.1');
-      if (chosen === undefined) return refuse(res, 400, 'bad_request');
+      if (chosen === undefined) return refuseHttp(res, refusals, 'bad_request', { message: 'subprotocol must be mqtt', what: 'mqtt websocket upgrade refused' });
       res.upgrade<MqttWsUserData>({ transport: new WsTransport(remote) }, key, chosen, extensions, context);
     },
     open: (ws: WebSocket<MqttWsUserData>) => {
@@ -114,8 +122,13 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
       ws.getUserData().conn?.onBytes(Buffer.from(new Uint8Array(bytes)));
     },
     drain: (ws) => ws.getUserData().conn?.resumePaused(),
-    close: (ws) => {
+    close: (ws, code, message) => {
       const data = ws.getUserData();
+      const refusal = uwsRefusal(code, message);
+      if (refusal !== undefined) {
+        deps.metrics.badInput(MQTT_CLOSE[refusal]).inc();
+        deps.logger.warn({ remote: data.transport.remoteAddress, reason: MQTT_CLOSE[refusal], closeReason: refusal }, 'mqtt over websocket: frame refused by uWS, connection dropped (client sees 1006)');
+      }
       data.transport.markGone();
       if (data.conn !== undefined) gone(data.conn);
     },
@@ -138,6 +151,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     shutdown(): void {
       accepting = false;
       server.close();
+      deps.logger.info({ connections: connections.size, reason: 'server_shutting_down' }, 'shutdown: DISCONNECT 0x8B to every mqtt connection');
       for (const conn of [...connections]) conn.disconnect('server_shutting_down', 'engine shutting down');
     },
     async close(): Promise<void> {
@@ -163,6 +177,3 @@ function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number, checkpoin
   if (checkpoint && (conn.dirty || now - conn.savedAt > REFRESH_IDLE_SESSION_MS)) conn.saveSession();
 }
 
-function refuse(res: HttpResponse, status: number, code: string): void {
-  res.writeStatus(`${status} ${statusText(status)}`).writeHeader('content-type', 'application/json').end(JSON.stringify({ code }));
-}

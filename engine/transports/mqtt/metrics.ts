@@ -36,5 +36,6 @@ export function createMqttMetrics(engine: EngineMetrics): MqttMetrics {
     recoveredFalse: engine.ws.recoveredFalse,
     subscriptions: engine.ws.subscriptions,
     connections: engine.connections,
+    httpErrors: engine.httpErrors,
   };
 }

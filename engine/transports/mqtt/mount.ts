@@ -18,6 +18,7 @@ import type { MqttSettings } from './context.ts';
 import { registerMqttFormats } from './encoders.ts';
 import { startMqtt, type MqttEndpoint } from './endpoint.ts';
 import { createMqttMetrics } from './metrics.ts';
+import type { Admission } from '../shared/admission.ts';
 
 export type { MqttEndpoint } from './endpoint.ts';
 
@@ -30,6 +31,8 @@ export interface MountMqttDeps {
   readonly logger: Logger;
   readonly now: () => number;
   readonly otherConnections: () => number;
+  /** Connect rate and flapping bans, shared with the WebSocket endpoint. */
+  readonly admission: Admission;
   /** Default: LMDB in `${dataDir}/sessions`. */
   readonly sessions?: SessionStore;
 }
@@ -72,6 +75,7 @@ export async function mountMqtt(app: TemplatedApp, config: EngineConfig, deps: M
       logger: deps.logger,
       now: deps.now,
       otherConnections: deps.otherConnections,
+      admission: deps.admission,
     },
     mqttSettings(config),
     { host: config.host, port: config.mqttPort },

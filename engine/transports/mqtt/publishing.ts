@@ -7,47 +7,19 @@
  * WebSocket vehicles get it as `data` instead of base64; anything else is binary. MQTT
  * subscribers always get the payload bytes unchanged.
  */
-import { unpack } from 'msgpackr';
 import { isEngineError, type MqttReason } from '../../errors.ts';
 import type { ContentType } from '../../log/types.ts';
+import { isJson, isMsgpack, isUtf8 } from '../shared/payload.ts';
 import type { MqttContext } from './context.ts';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The log content type of an MQTT payload, or undefined when it contradicts its declared format. */
 export function contentTypeOf(payload: Buffer, declared: string | undefined, utf8Declared: boolean): ContentType | undefined {
   const base = declared?.split(';')[0].trim().toLowerCase();
   if (base === 'application/json') return isJson(payload) ? 'json' : undefined;
-  if (base === 'application/msgpack' || base === 'application/x-msgpack' || base === 'application/vnd.msgpack') {
-    try {
-      unpack(payload);
-      return 'msgpack';
-    } catch {
-      return undefined;
-    }
-  }
+  if (base === 'application/msgpack' || base === 'application/x-msgpack' || base === 'application/vnd.msgpack') return isMsgpack(payload) ? 'msgpack' : undefined;
   if (utf8Declared && !isUtf8(payload)) return undefined;
   if (base !== undefined) return 'binary';
   return isJson(payload) ? 'json' : 'binary';
-}
-
-function isUtf8(payload: Buffer): boolean {
-  try {
-    utf8.decode(payload);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isJson(payload: Buffer): boolean {
-  if (payload.length === 0) return false;
-  try {
-    JSON.parse(utf8.decode(payload));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface ClientPublish {
@@ -86,7 +58,9 @@ export async function publishFromClient(ctx: MqttContext, m: ClientPublish): Pro
     return 'success';
   } catch (err) {
     if (isEngineError(err) && err.code === 'rate_limited') return 'quota_exceeded';
-    ctx.logger.error({ err, area: m.area }, 'mqtt publish failed');
+    // The log says once when it stops and starts taking writes (full disk...); each refusal is a warn line.
+    if (isEngineError(err) && err.code === 'log_unavailable') ctx.logger.warn({ area: m.area, message: err.message }, 'mqtt publish refused: log unavailable');
+    else ctx.logger.error({ err, area: m.area }, 'mqtt publish failed');
     return 'unspecified_error';
   }
 }

@@ -4,10 +4,15 @@
  * WRITE_DROPPED, the area pauses that socket, and `drain` resumes it from its virtual cursors.
  */
 import type { HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
-import type { Authenticator } from '../../auth/types.ts';
-import { CLOSE, ERRORS, isEngineError, type CloseReason } from '../../errors.ts';
+import type { Authenticator, Principal } from '../../auth/types.ts';
+import { CLOSE, isEngineError, type CloseReason, type ErrorCode } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { EngineMetrics } from '../../metrics/metrics.ts';
+import { refuseUpgrade, type Admission, type Refused } from '../shared/admission.ts';
+import { bearerToken } from '../shared/bearer.ts';
+import { refuseHttp } from '../shared/http-reply.ts';
+import { uwsRefusal } from '../shared/uws-close.ts';
+import { refuseUnsupportedWsVersion } from '../shared/ws-upgrade.ts';
 import { WsConnection, type WsUserData } from './connection.ts';
 import type { WsContext } from './context.ts';
 import { dispatchFrame, type DispatchLimits } from './dispatch.ts';
@@ -18,6 +23,8 @@ export interface WsEndpointOptions extends DispatchLimits {
   readonly maxBackpressureBytes: number;
   /** FormatTable indices of the two v1 formats. */
   readonly formats: { readonly json: number; readonly msgpack: number };
+  /** Connect rate and flapping bans, shared with MQTT (../shared/admission.ts). */
+  readonly admission: Admission;
 }
 
 export interface WsEndpoint {
@@ -53,6 +60,11 @@ export function mountWsEndpoint(
     }
   };
 
+  const refusals = { httpErrors: metrics.httpErrors, logger };
+  // Flapping is counted per subject only with auth on (dev mode: everyone is 'anonymous').
+  const admitIdentity = (p: Principal, address: string): Refused | undefined =>
+    opts.admission.tracksIdentity ? opts.admission.admitIdentity('ws', { address, ...(auth.enabled && { subject: p.subject }) }) : undefined;
+  const refuse = (res: HttpResponse, code: ErrorCode, message: string): void => refuseHttp(res, refusals, code, { message, what: 'websocket upgrade refused' });
   app.ws<WsUserData>('/v1/ws', {
     maxPayloadLength: opts.maxClientFrameBytes * 4, // uWS hard cap; our own check (4504) sits below it
     maxBackpressure: opts.maxBackpressureBytes,
@@ -61,6 +73,7 @@ export function mountWsEndpoint(
     sendPingsAutomatically: true,
 
     upgrade: (res: HttpResponse, req, context: us_socket_context_t) => {
+      if (refuseUnsupportedWsVersion(res, req, refusals)) return; // RFC 6455 §4.2.2: 426
       const key = req.getHeader('sec-websocket-key');
       const protocolHeader = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
@@ -71,15 +84,20 @@ export function mountWsEndpoint(
         metrics.closes('too_many_connections').inc();
         return refuse(res, 'too_many_connections', `this process holds at most ${opts.maxConnections} connections`);
       }
+      const address = opts.admission.needsAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : '';
+      const gate = opts.admission.admitConnect('ws', address);
+      if (gate !== undefined) return refuseUpgrade(res, refusals, gate, { address });
       const wire: WireFormat | undefined = chooseSubprotocol(protocolHeader);
       if (wire === undefined) return refuse(res, 'bad_request', `subprotocol must be ${SUBPROTOCOL_JSON} or ${SUBPROTOCOL_MSGPACK}`);
-      const token = bearer(authorization) ?? (queryToken === '' ? undefined : queryToken);
+      const token = bearerToken(authorization) ?? (queryToken === '' ? undefined : queryToken);
       const format = wire === 'json' ? opts.formats.json : opts.formats.msgpack;
       const chosen = protocolHeader.trim() === '' ? '' : wire === 'json' ? SUBPROTOCOL_JSON : SUBPROTOCOL_MSGPACK;
       // A connect storm presents tokens already verified (or none in dev mode): upgrade in this
       // callback, with no promise or closures that would outlive it [issue 6].
       const known = auth.authenticateKnown?.(token);
       if (known !== undefined) {
+        const banned = admitIdentity(known, address);
+        if (banned !== undefined) return refuseUpgrade(res, refusals, banned, { address, subject: known.subject });
         res.upgrade<WsUserData>({ conn: new WsConnection(known, wire, format, onEngineClose) }, key, chosen, extensions, context);
         return;
       }
@@ -91,6 +109,8 @@ export function mountWsEndpoint(
       auth.authenticate(token).then(
         (principal) => {
           if (aborted) return;
+          const banned = admitIdentity(principal, address);
+          if (banned !== undefined) return refuseUpgrade(res, refusals, banned, { address: remote, subject: principal.subject });
           const conn = new WsConnection(principal, wire, format, onEngineClose);
           res.cork(() => res.upgrade<WsUserData>({ conn }, key, chosen, extensions, context));
         },
@@ -98,8 +118,7 @@ export function mountWsEndpoint(
           if (aborted) return;
           metrics.authFailures(token === undefined ? 'missing_token' : 'invalid_token').inc();
           const msg = isEngineError(err) ? err.message : 'authentication failed';
-          logger.info({ remote, reason: msg }, 'websocket upgrade refused');
-          res.cork(() => refuse(res, 'unauthorized', msg));
+          refuseHttp(res, refusals, 'unauthorized', { message: msg, what: 'websocket upgrade refused', level: 'info', fields: { remote } });
         },
       );
     },
@@ -112,7 +131,14 @@ export function mountWsEndpoint(
     },
 
     message: (ws, data, isBinary) => {
-      dispatchFrame(ctx, opts, ws.getUserData().conn, data, isBinary);
+      const conn = ws.getUserData().conn;
+      try {
+        dispatchFrame(ctx, opts, conn, data, isBinary);
+      } catch (err) {
+        // One bad frame must never take the process down: a handler that throws closes this connection only.
+        logger.error({ err, conn: conn.id }, 'frame handler threw; closing this connection');
+        conn.close('internal', 'frame handler failed');
+      }
     },
 
     drain: (ws) => {
@@ -120,8 +146,14 @@ export function mountWsEndpoint(
       if (conn.paused && ws.getBufferedAmount() < resumeBelow) resume(conn);
     },
 
-    close: (ws) => {
+    close: (ws, code, message) => {
       const conn = ws.getUserData().conn;
+      const refusal = uwsRefusal(code, message);
+      if (refusal !== undefined) {
+        // uWS refused the frame itself (over its hard cap, or text not UTF-8): count and log it like ours.
+        ctx.metrics.badInput(refusal === 'message_too_big' ? 'payload_too_large' : 'bad_frame').inc();
+        onEngineClose(conn, refusal, 'refused by uWS before the engine saw the frame; the client sees 1006');
+      }
       conn.markGone();
       connections.delete(conn);
       metrics.wsConnections.dec();
@@ -146,42 +178,11 @@ export function mountWsEndpoint(
     },
     shutdown(): void {
       accepting = false;
-      for (const conn of [...connections]) {
-        onEngineClose(conn, 'going_away', 'shutdown');
-        conn.endNow('going_away');
-      }
+      // One line for all: a line per socket was 100,000 lines (seconds of a SIGTERM) at 100K.
+      const open = [...connections].filter((c) => !c.closed);
+      metrics.closes('going_away').inc(open.length);
+      logger.info({ connections: open.length, reason: 'going_away', code: CLOSE.going_away.code }, 'shutdown: closing every websocket connection with going_away');
+      for (const conn of open) conn.endNow('going_away');
     },
   };
 }
-
-function bearer(header: string): string | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m === null ? undefined : m[1];
-}
-
-function refuse(res: HttpResponse, code: keyof typeof ERRORS, message: string): void {
-  const status = ERRORS[code].status;
-  res
-    .writeStatus(`${status} ${statusText(status)}`)
-    .writeHeader('content-type', 'application/json')
-    .end(JSON.stringify({ code, message }));
-}
-
-export function statusText(status: number): string {
-  return STATUS_TEXT[status] ?? 'Error';
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK',
-  201: 'Created',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};

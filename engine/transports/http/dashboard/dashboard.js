@@ -190,9 +190,53 @@ function redraw(s) {
   }
 }
 
+// With authentication on, /dashboard/data needs a token with "ops": true (README, Observability).
+// It comes from the URL fragment (/dashboard#token=<jwt>: a fragment never reaches the server, so
+// it stays out of access logs and Referer headers) or from the form the page shows on 401/403. It
+// is kept in sessionStorage (this tab only), the fragment is cleared from the address bar, and it
+// travels as Authorization: Bearer on every poll. Without authentication no token is needed.
+const TOKEN_KEY = 'abe-ops-token';
+
+function takeFragmentToken() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (!m) return;
+  try {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  } catch {
+    /* a malformed fragment: the form asks instead */
+  }
+  window.history.replaceState(null, '', location.pathname + location.search); // window.: `history` here is the chart data
+}
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+// Polling stops until a token is entered: a page left open must not knock every second.
+function askForToken(status) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  const ready = $('ready');
+  ready.textContent = status === 401 ? 'TOKEN REQUIRED' : 'TOKEN WITHOUT OPS RIGHT';
+  ready.className = 'pill bad';
+  $('auth').hidden = false;
+  $('token').focus();
+}
+
+$('auth').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const token = $('token').value.trim();
+  if (!token) return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('token').value = '';
+  $('auth').hidden = true;
+  poll(history.length === 0);
+});
+
 async function poll(first) {
   try {
-    const r = await fetch(first ? '/dashboard/data?history=1' : '/dashboard/data', { cache: 'no-store' });
+    const r = await fetch(first ? '/dashboard/data?history=1' : '/dashboard/data', { cache: 'no-store', headers: authHeaders() });
+    if (r.status === 401 || r.status === 403) return askForToken(r.status);
     const s = await r.json();
     if (s.history) history = s.history.slice();
     else if (s.point && (history.length === 0 || s.point.t > history[history.length - 1].t)) history.push(s.point);
@@ -212,4 +256,5 @@ async function poll(first) {
 }
 
 window.addEventListener('resize', () => history.length && redraw({ point: history[history.length - 1] }));
+takeFragmentToken();
 poll(true);

@@ -25,6 +25,11 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
   const v5 = conn.version === 5;
   const props = p.properties ?? {};
   if (ctx.connectionCount() > s.maxConnections) return conn.refuseConnect('server_busy', `this process holds at most ${s.maxConnections} connections`);
+  // Before the token is verified: a storm costs one bucket test per CONNECT (../../shared/admission.ts).
+  const listener = conn.transport.kind === 'mqtt' ? 'mqtt_tcp' : 'mqtt_ws';
+  const address = conn.transport.remoteAddress;
+  const gate = ctx.admission.admitConnect(listener, address);
+  if (gate !== undefined) return conn.refuseConnect('connection_rate_exceeded', `${gate.reason}: retry in ${gate.retryAfterSeconds} s`);
   if (v5 && props.authenticationMethod !== undefined) {
     return conn.refuseConnect('bad_authentication_method', 'enhanced authentication is not supported: send the token as password');
   }
@@ -49,6 +54,9 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
     if (clientId !== principal.subject) return conn.refuseConnect('not_authorized', `client id ${clientId} is not the token subject`);
     if (p.username !== undefined && p.username !== clientId) return conn.refuseConnect('bad_user_name_or_password', 'username must be the client id');
   }
+  // Flapping: counted per client id the client chose (an assigned one is new each time), per subject with auth on.
+  const banned = ctx.admission.admitIdentity(listener, { address, ...(!assigned && { clientId }), ...(ctx.auth.enabled && { subject: principal.subject }) });
+  if (banned !== undefined) return conn.refuseConnect('connection_rate_exceeded', `${banned.reason}: retry in ${banned.retryAfterSeconds} s`);
   if (p.will !== undefined) {
     const area = areaOfTopic(p.will.topic);
     if (area === undefined) return conn.refuseConnect('topic_name_invalid', 'will topic must be areas/{area}');

@@ -3,7 +3,8 @@
  * QoS 1 is answered with PUBACK only after the durable append, in the order received.
  * Refusals: 5.0 PUBACK 0x87 (QoS 1) or DISCONNECT 0x87 (QoS 0); 3.1.1 has no negative PUBACK,
  * so it is disconnected. QoS 2 -> 0x9B, topic alias -> 0x94, other topics -> 0x90,
- * payload over --max-payload-bytes -> 0x95, bad declared format -> 0x99.
+ * payload over --max-payload-bytes -> 0x95, bad declared format -> 0x99. Packet identifier 0,
+ * DUP on QoS 0 and a Subscription Identifier -> 0x82 (3.1.1: closed).
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import { MQTT_REASON, type MqttReason } from '../../../errors.ts';
@@ -16,6 +17,13 @@ export function handlePublish(ctx: MqttContext, conn: MqttConnection, p: IPublis
   const v5 = conn.version === 5;
   const props = p.properties ?? {};
   if (p.qos === 2) return conn.fail('qos_not_supported', 'QoS 2 is not supported (Maximum QoS 1)');
+  // These parse, so they are Protocol Errors (5.0 §1.2: "detected after the packet has been parsed").
+  // [MQTT-2.2.1-3] (3.1.1 [MQTT-2.3.1-1]): a QoS > 0 PUBLISH carries a non-zero Packet Identifier.
+  if (p.qos === 1 && p.messageId === 0) return conn.fail('protocol_error', 'QoS 1 PUBLISH with Packet Identifier 0 [MQTT-2.2.1-3]');
+  // [MQTT-3.3.1-2]: DUP must be 0 on QoS 0 (it marks a resend, and QoS 0 is never resent).
+  if (p.dup && p.qos === 0) return conn.fail('protocol_error', 'DUP=1 on a QoS 0 PUBLISH [MQTT-3.3.1-2]');
+  // [MQTT-3.3.4-6]: Subscription Identifiers are the server's to attach, never a publisher's (§3.3.2.3.8).
+  if (props.subscriptionIdentifier !== undefined) return conn.fail('protocol_error', 'Subscription Identifier in a client PUBLISH [MQTT-3.3.4-6]');
   if (props.topicAlias !== undefined) return conn.fail('topic_alias_invalid', 'topic aliases are not accepted (Topic Alias Maximum 0)');
   const area = areaOfTopic(p.topic);
   if (area === undefined) return conn.fail('topic_name_invalid', 'PUBLISH topic must be areas/{area}');
