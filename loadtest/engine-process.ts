@@ -164,7 +164,8 @@ export async function startEngine(opts: StartOptions): Promise<EngineHandle> {
       const r = await exited;
       clearTimeout(killer);
       portPromise = new Promise<number>((resolve) => (resolvePort = resolve));
-      const again = args.map((a, i) => (args[i - 1] === '--port' ? String(handle.port) : a));
+      // Same HTTP and MQTT ports: vehicles come back where they were.
+      const again = args.map((a, i) => (args[i - 1] === '--port' ? String(handle.port) : args[i - 1] === '--mqtt-port' && handle.mqttPort !== undefined ? String(handle.mqttPort) : a));
       launch(again);
       await portPromise;
       restarting = false;

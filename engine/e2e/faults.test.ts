@@ -25,15 +25,20 @@ async function faultyEngine(flags: string[] = []): Promise<{ t: TestEngine; log:
   return { t: engine, log: log! };
 }
 
-describe('slow fsync (appends take 300 ms each)', () => {
+describe('slow fsync (appends held until the disk answers)', () => {
   it('publishes over --max-pending-appends get 429, the rest are delivered in order; the engine answers meanwhile', async () => {
     const f = await faultyEngine(['--max-pending-appends', '10']);
     t = f.t;
     const v = await t.connect();
     await v.subscribe('slow:a');
-    f.log.appendDelayMs = 300;
-    const answers = await Promise.all(range(1, 30).map((i) => publish(t!.base, 'slow:a', { i })));
-    // While 10 appends wait on the "disk", the engine still answers everything else.
+    const release = f.log.hold();
+    let settled = 0;
+    const pending = range(1, 30).map((i) => publish(t!.base, 'slow:a', { i }).finally(() => settled++));
+    // 10 wait on the "disk", the other 20 are refused at once; the engine answers meanwhile.
+    await until('20 refusals while 10 appends wait', () => settled === 20 && f.log.appendsAttempted === 10);
+    expect((await http(t.base, '/healthz')).status).toBe(200);
+    release();
+    const answers = await Promise.all(pending);
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(10);
     expect(statuses.filter((s) => s === 429)).toHaveLength(20);
@@ -54,13 +59,14 @@ describe('slow fsync (appends take 300 ms each)', () => {
     const f = await faultyEngine();
     t = f.t;
     const v = await t.connect();
-    f.log.appendDelayMs = 2000;
+    const release = f.log.hold();
     const slow = publish(t.base, 'slow:b', { i: 1 });
     await until('append pending', () => f.log.appendsAttempted === 1);
     v.send({ type: 'ping', id: 'p1' });
     await v.waitFrame('pong', (fr) => fr.type === 'pong');
     expect((await http(t.base, '/healthz')).status).toBe(200);
     expect(f.log.appendsAttempted).toBe(1);
+    release();
     expect((await slow).status).toBe(201);
   });
 });

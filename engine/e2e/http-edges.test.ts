@@ -5,24 +5,16 @@
  * uWS cannot frame gets 400/413 before uWS closes the socket. Last, what uWS 20.30's native parser
  * still does on its own (no JS runs for those requests), pinned so a change of build is noticed.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORK_BUFFER_BYTES } from '../transports/shared/http-reply.ts';
-import { createLogger } from '../logger.ts';
-import { metric, startTestEngine, type TestEngine } from '../testing/harness.ts';
+import { captureLogs, metric, startTestEngine, type TestEngine } from '../testing/harness.ts';
 import { parseResponse, rawExchange, responsesComplete, wsHandshake } from '../testing/raw-http.ts';
 
 let t: TestEngine;
-const logLines: Record<string, unknown>[] = [];
+const { logger, lines: logLines } = captureLogs('debug');
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
-  t = await startTestEngine([], { logger: createLogger('debug', sink) });
+  t = await startTestEngine([], { logger });
 });
 afterAll(async () => {
   await t?.stop();

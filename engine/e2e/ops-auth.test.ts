@@ -4,11 +4,9 @@
  * 403 with one lacking the right, 200 with it. /healthz, /readyz (probes) and the /dashboard page
  * itself (no data in it) stay open. Loopback dev mode (no key) keeps everything open.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, TEST_HS_SECRET } from '../auth/testing.ts';
-import { createLogger } from '../logger.ts';
-import { http, metricFrom, publishOk, scrapeMetrics, startTestEngine, testOpsToken, type TestEngine } from '../testing/harness.ts';
+import { captureLogs, http, metricFrom, publishOk, scrapeMetrics, startTestEngine, testOpsToken, type TestEngine } from '../testing/harness.ts';
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
@@ -17,16 +15,10 @@ describe('auth on', () => {
   let ops: string;
   let vehicle: string;
   let publisher: string;
-  const logLines: Record<string, unknown>[] = [];
+  const { logger, lines: logLines } = captureLogs('info');
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    });
-    t = await startTestEngine(['--auth-hs-secret', TEST_HS_SECRET], { logger: createLogger('info', sink) });
+    t = await startTestEngine(['--auth-hs-secret', TEST_HS_SECRET], { logger });
     ops = await testOpsToken();
     vehicle = await signToken({ sub: 'car-1', subscribe: ['*'] });
     publisher = await signToken({ sub: 'city-svc', publish: ['ops:*'] });

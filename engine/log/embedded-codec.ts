@@ -54,7 +54,7 @@ export function recordTime(bytes: Buffer): number {
 export const EPOCH_KEY = 'epoch';
 /** Last open of the store by a flush-mode engine (written to force one real sync at open). */
 export const OPENED_KEY = 'opened';
-/** Bytes the write-health probe rewrites while writes fail (../write-health.ts). */
+/** Bytes the write-health probe commits and deletes again (../write-health.ts). */
 export const PROBE_KEY = 'probe';
 
 export function headKey(area: string): [string, string] {

@@ -146,7 +146,12 @@ export class EmbeddedLog implements AreaLog {
       this.sweepTimer = setInterval(() => {
         // Deleting needs new pages too (copy-on-write): no sweep while writes fail.
         if (!this.writes.writable) return;
-        this.sweep().catch((error: unknown) => this.onError(error, 'retention sweep'));
+        this.sweep().catch(async (error: unknown) => {
+          // The sweep may be the first writer to meet a full disk: it says so like an append would.
+          const reason = await commitFailureReason(error);
+          this.writes.failed(reason);
+          this.onError(new Error(reason, { cause: error }), 'retention sweep');
+        });
       }, sweepMs);
       this.sweepTimer.unref();
     }
@@ -309,8 +314,8 @@ export class EmbeddedLog implements AreaLog {
 
   /**
    * The write the health probe makes (at open, then while writes fail): `bytes` under one meta
-   * key, overwritten each time (LMDB copies on write, so each probe needs that much free space
-   * again). In 'flush' mode it is also what makes the durable watermark trustworthy: LMDB skips
+   * key, committed (so the disk really had the room), then deleted in a second transaction. In
+   * 'flush' mode it is also what makes the durable watermark trustworthy: LMDB skips
    * an env sync that its own last commit already covers, and a freshly opened env believes every
    * existing commit is synced; one real write + flush makes that true.
    */
@@ -325,6 +330,8 @@ export class EmbeddedLog implements AreaLog {
     } catch (error) {
       throw new Error(await commitFailureReason(error), { cause: error });
     }
+    // The room is there: give it back (a failed delete only leaves the bytes for the next probe).
+    await this.env.childTransaction(() => this.meta.removeSync(PROBE_KEY)).catch(() => undefined);
   }
 
   private headEntry(area: string): HeadEntry | undefined {

@@ -4,6 +4,7 @@
  * (./vehicle.ts) and child engine processes (./child-engine.ts). Never imported by engine code.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { signToken } from '../auth/testing.ts';
@@ -264,4 +265,16 @@ export async function publishBacklog(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, () => worker()));
   return offsets.sort((a, b) => a - b);
+}
+
+/** A logger whose JSON lines land in `lines` (tests that assert a log line was written). */
+export function captureLogs(level: string): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: createLogger(level, sink), lines };
 }

@@ -22,8 +22,11 @@ export interface RawOptions {
   readonly done?: (received: Buffer) => boolean;
 }
 
-/** Sends `request` as is and collects the answer until the engine closes, `done` holds, or `waitMs`. */
-export function rawExchange(port: number, request: string | Buffer, opts: RawOptions = {}): Promise<RawExchange> {
+/**
+ * Sends `request` as is (several pieces: one event-loop turn apart, so they tend to arrive in
+ * separate reads) and collects the answer until the engine closes, `done` holds, or `waitMs`.
+ */
+export function rawExchange(port: number, request: string | Buffer | readonly Buffer[], opts: RawOptions = {}): Promise<RawExchange> {
   const waitMs = opts.waitMs ?? 5000;
   return new Promise((resolve, reject) => {
     const socket = connect(port, HOST);
@@ -40,9 +43,15 @@ export function rawExchange(port: number, request: string | Buffer, opts: RawOpt
       resolve({ bytes: Buffer.concat(chunks), closedAfterMs, firstByteMs });
     };
     const timer = setTimeout(finish, waitMs);
-    socket.on('connect', () => {
+    socket.setNoDelay(true);
+    socket.on('connect', async () => {
       sentAt = Date.now();
-      socket.write(request);
+      const pieces = Array.isArray(request) ? (request as readonly Buffer[]) : [request as string | Buffer];
+      for (const [i, p] of pieces.entries()) {
+        if (settled || socket.destroyed) return;
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        socket.write(p);
+      }
     });
     socket.on('data', (b: Buffer) => {
       firstByteMs ??= Date.now() - sentAt;

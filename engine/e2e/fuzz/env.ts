@@ -7,6 +7,7 @@
  *   - nothing is stored that was not published: `StoreWatch` reads the log itself (the bytes and
  *     content type the engine keeps) and compares with what the suite knows was accepted.
  */
+import fc from 'fast-check';
 import { unpack } from 'msgpackr';
 import { expect } from 'vitest';
 import type { LogRecord } from '../../log/types.ts';
@@ -168,4 +169,22 @@ export function expectCarriable(area: string, r: LogRecord): void {
   const what = `${area}@${r.offset} stored as ${r.contentType}: ${Buffer.from(r.payload).toString('hex').slice(0, 120)}`;
   if (r.contentType === 'json') expect(() => JSON.parse(strictUtf8.decode(r.payload)), what).not.toThrow();
   if (r.contentType === 'msgpack') expect(() => unpack(r.payload), what).not.toThrow();
+}
+
+/**
+ * The fuzz property every target runs: `numRuns` cases of `arb` from SEED, each through `check`
+ * (which asserts the per-case invariants), the observers checked every 25 cases and at the end,
+ * and every stored record accounted for. Bounded: interrupted (as a failure) after 120 s.
+ */
+export async function fuzzAll<C>(env: FuzzEnv, arb: fc.Arbitrary<C>, numRuns: number, check: (c: C) => Promise<unknown>): Promise<void> {
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(arb, async (c) => {
+      await check(c);
+      if (++n % 25 === 0) await env.checkObservers();
+    }),
+    { seed: SEED, numRuns, plugins: [fc.interruptAfterTimeLimit(120_000, { failOnInterrupt: true })] },
+  );
+  await env.checkObservers();
+  await env.store.expectAllKnown();
 }

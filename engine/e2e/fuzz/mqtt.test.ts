@@ -5,10 +5,9 @@
  * in order, and every stored record is a payload the stream published (PUBACK 0x00 means stored,
  * a refusal means not). The corpus of packets that once broke something is replayed first.
  */
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusFor, type MqttEntry } from './corpus.ts';
-import { SEED, startFuzzEnv, type FuzzEnv } from './env.ts';
+import { fuzzAll, SEED, startFuzzEnv, type FuzzEnv } from './env.ts';
 import { checkMqttOutcome, runMqttCase, type MqttOutcome } from './mqtt-run.ts';
 import { mqttCaseArb, type MqttCase } from './mqtt-target.ts';
 import { unhex } from './mutate.ts';
@@ -51,15 +50,6 @@ describe('corpus: packets that once broke something', () => {
 
 describe('fuzz', () => {
   it(`mutated CONNECT / SUBSCRIBE / PUBLISH / PUBACK / UNSUBSCRIBE / PINGREQ / DISCONNECT streams (seed ${SEED}, ${NUM_RUNS} runs)`, async () => {
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(mqttCaseArb(), async (c) => {
-        await runChecked(c);
-        if (++n % 25 === 0) await env.checkObservers();
-      }),
-      { seed: SEED, numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(40_000, { failOnInterrupt: true })] },
-    );
-    await env.checkObservers();
-    await env.store.expectAllKnown();
-  }, 60_000);
+    await fuzzAll(env, mqttCaseArb(), NUM_RUNS, runChecked);
+  }, 180_000);
 });

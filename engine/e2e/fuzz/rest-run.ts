@@ -7,12 +7,11 @@
  *   - nothing stored that was not published: a 201 stored exactly the body sent (as framed by its
  *     Content-Length), under the content type declared; anything else moved no head at all.
  */
-import { connect } from 'node:net';
 import { expect } from 'vitest';
 import { ERRORS } from '../../errors.ts';
 import type { LogRecord } from '../../log/types.ts';
-import { HOST, until } from '../../testing/harness.ts';
-import { parseResponse, type RawResponse } from '../../testing/raw-http.ts';
+import { until } from '../../testing/harness.ts';
+import { parseResponse, rawExchange, type RawResponse } from '../../testing/raw-http.ts';
 import { expectCarriable, sample, type FuzzEnv } from './env.ts';
 import { split } from './mutate.ts';
 import type { RestCase } from './rest-target.ts';
@@ -42,40 +41,16 @@ export async function runRestCase(env: FuzzEnv, c: RestCase): Promise<RestOutcom
   return { response, notHttp, stored: await env.store.changedSince(heads) };
 }
 
-/** Writes the pieces one event-loop turn apart; resolves with what came back once one response is complete, the socket closed, or `waitMs` passed. */
-function exchange(port: number, pieces: readonly Buffer[], head: boolean, waitMs: number): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const socket = connect(port, HOST);
-    socket.setNoDelay(true);
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(Buffer.concat(chunks));
-    };
-    const timer = setTimeout(finish, waitMs);
-    socket.on('connect', async () => {
-      for (const [i, p] of pieces.entries()) {
-        if (settled || socket.destroyed) return;
-        if (i > 0) await new Promise((r) => setImmediate(r));
-        socket.write(p);
-      }
-    });
-    socket.on('data', (b: Buffer) => {
-      chunks.push(b);
-      try {
-        if (parseResponse(Buffer.concat(chunks), head) !== undefined) finish();
-      } catch {
-        finish(); // not HTTP: nothing more to wait for
-      }
-    });
-    socket.on('end', finish);
-    socket.on('close', finish);
-    socket.on('error', finish);
-  });
+/** Writes the pieces one event-loop turn apart; what came back once one response is complete, the socket closed, or `waitMs` passed. */
+async function exchange(port: number, pieces: readonly Buffer[], head: boolean, waitMs: number): Promise<Buffer> {
+  const complete = (b: Buffer): boolean => {
+    try {
+      return parseResponse(b, head) !== undefined;
+    } catch {
+      return true; // not HTTP: nothing more to wait for
+    }
+  };
+  return (await rawExchange(port, pieces, { waitMs, done: complete })).bytes;
 }
 
 const firstLine = (b: Buffer): string => b.subarray(0, Math.max(0, b.indexOf('\r\n'))).toString('latin1').slice(0, 120);

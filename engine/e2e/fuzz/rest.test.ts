@@ -4,10 +4,9 @@
  * alive, the observers keep receiving in order, and the log holds exactly the bodies answered 201.
  * The corpus of requests that once broke something is replayed first.
  */
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusFor, type RestEntry } from './corpus.ts';
-import { SEED, startFuzzEnv, type FuzzEnv } from './env.ts';
+import { fuzzAll, SEED, startFuzzEnv, type FuzzEnv } from './env.ts';
 import { checkRestOutcome, runRestCase, type RestOutcome } from './rest-run.ts';
 import { restCaseArb, type RestCase } from './rest-target.ts';
 
@@ -43,15 +42,6 @@ describe('corpus: requests that once broke something', () => {
 
 describe('fuzz', () => {
   it(`mutated publish / history / healthz / upgrade requests (seed ${SEED}, ${NUM_RUNS} runs)`, async () => {
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(restCaseArb, async (c) => {
-        await runChecked(c);
-        if (++n % 25 === 0) await env.checkObservers();
-      }),
-      { seed: SEED, numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(40_000, { failOnInterrupt: true })] },
-    );
-    await env.checkObservers();
-    await env.store.expectAllKnown();
-  }, 60_000);
+    await fuzzAll(env, restCaseArb, NUM_RUNS, runChecked);
+  }, 180_000);
 });

@@ -4,11 +4,10 @@
  * observers keep receiving in order, and no frame stores anything (vehicles cannot publish).
  * The corpus of frames that once broke something is replayed first.
  */
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishOk } from '../../testing/harness.ts';
 import { corpusFor, type WsEntry } from './corpus.ts';
-import { SEED, startFuzzEnv, type FuzzEnv } from './env.ts';
+import { fuzzAll, SEED, startFuzzEnv, type FuzzEnv } from './env.ts';
 import { unhex } from './mutate.ts';
 import { checkWsOutcome, runWsCase, WS_AREA, wsCaseArb, type WsCase, type WsOutcome } from './ws-target.ts';
 
@@ -52,15 +51,6 @@ describe('corpus: frames that once broke something', () => {
 
 describe('fuzz', () => {
   it(`mutated v1.json / v1.msgpack frames (seed ${SEED}, ${NUM_RUNS} runs)`, async () => {
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(wsCaseArb(epoch), async (c) => {
-        await runChecked(c);
-        if (++n % 25 === 0) await env.checkObservers();
-      }),
-      { seed: SEED, numRuns: NUM_RUNS, plugins: [fc.interruptAfterTimeLimit(40_000, { failOnInterrupt: true })] },
-    );
-    await env.checkObservers();
-    await env.store.expectAllKnown();
-  }, 60_000);
+    await fuzzAll(env, wsCaseArb(epoch), NUM_RUNS, runChecked);
+  }, 180_000);
 });

@@ -10,8 +10,19 @@
 import type { AppendRequest, AppendResult, AreaLog, AreaState, LogRecord, TailHandle, TailListener } from '../types.ts';
 
 export class FaultyLog implements AreaLog {
-  /** ms added before an append resolves (0 = none). */
+  /** ms added before an append reaches the real log (0 = none). */
   appendDelayMs = 0;
+  /** While set, appends wait for it (a disk that does not answer until the test says so). */
+  private gate: Promise<void> | undefined;
+  /** Appends wait from now until the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise((r) => (release = r));
+    return () => {
+      this.gate = undefined;
+      release();
+    };
+  }
   /** When set, appends reject with it and the log reports unhealthy. */
   failAppends: Error | undefined;
   appendsAttempted = 0;
@@ -35,6 +46,7 @@ export class FaultyLog implements AreaLog {
     // The delay comes first, as with a slow fsync in 'flush' mode: neither the publisher's answer
     // nor any delivery happens before the record is durable.
     if (this.appendDelayMs > 0) await new Promise((r) => setTimeout(r, this.appendDelayMs));
+    if (this.gate !== undefined) await this.gate;
     if (this.failAppends !== undefined) throw this.failAppends;
     return this.inner.append(area, request);
   }

@@ -29,8 +29,9 @@ export function handlePublish(ctx: HttpContext, res: HttpResponse, req: HttpRequ
     const code = errorCodeOf(err);
     ctx.httpErrors(code).inc();
     if (code === 'internal') ctx.logger.error({ err, area }, 'publish failed');
-    // The log says once (error level) when it stops and starts taking writes; each refused publish is a warn line.
-    else if (code === 'log_unavailable') ctx.logger.warn({ area, code, message: (err as Error).message }, 'publish refused: log unavailable');
+    // The log says once (error level) when it stops and starts taking writes; each refused publish
+    // is counted (abe_http_errors_total) and only a debug line: a full disk must not flood the log.
+    else if (code === 'log_unavailable') ctx.logger.debug({ area, code, message: (err as Error).message }, 'publish refused: log unavailable');
     else ctx.logger.debug({ area, code, message: (err as Error).message }, 'publish refused');
     // A refused body may still be streaming in: close so we do not read it.
     if (!state.aborted) sendError(res, code, (err as Error).message, code === 'payload_too_large');

@@ -68,7 +68,7 @@ export class MqttConnection {
   readonly queue: Packet[] = [];
   /**
    * Bad input that arrived while CONNECT was being authenticated (a client need not wait for the
-   * CONNACK, MQTT 5 §3.1.4 / [MQTT-3.1.4-7]): applied right after the CONNACK, once the `after`
+   * CONNACK, MQTT 5 §3.1.4, non-normative): applied right after the CONNACK, once the `after`
    * packets queued before it were handled, so a 5.0 client gets a DISCONNECT that says why
    * instead of a bare close. Nothing after it is parsed.
    */
@@ -92,7 +92,7 @@ export class MqttConnection {
     this.openedAt = this.lastPacketAt = ctx.now();
     this.framer = new PacketFramer(Math.min(PRE_CONNECT_MAX_PACKET, ctx.settings.maxPacketBytes));
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: Error) => this.fail('malformed_packet', err.message));
+    this.parser.on('error', (err: Error) => this.failInput('malformed_packet', err.message));
   }
 
   get closed(): boolean {
@@ -115,7 +115,7 @@ export class MqttConnection {
     }
     const err = this.framer.push(bytes, (raw) => this.onRawPacket(raw));
     if (err !== undefined && !this.closed) {
-      this.fail(err, err === 'packet_too_large' ? `packet over ${this.framer.maxPacket} bytes` : 'malformed remaining length');
+      this.failInput(err, err === 'packet_too_large' ? `packet over ${this.framer.maxPacket} bytes` : 'malformed remaining length');
     }
   }
 
@@ -133,7 +133,7 @@ export class MqttConnection {
     if (hasProperties(p)) {
       const v = propertyViolation(this.raw!, p);
       if (v !== undefined) {
-        if (p.cmd !== 'connect') return this.fail(v.reason, v.detail);
+        if (p.cmd !== 'connect') return this.failInput(v.reason, v.detail);
         this.version = 5; // only 5.0 has properties: answer with a 5.0 CONNACK
         return this.refuseConnect(v.reason, v.detail);
       }
@@ -253,7 +253,8 @@ export class MqttConnection {
     this.dirty = false;
     this.savedAt = this.ctx.now();
     this.ctx.sessions.putSession(this.clientId, this.snapshot(this.ctx.now())).catch((err: unknown) => {
-      this.ctx.logger.error({ err, clientId: this.clientId }, 'session write failed');
+      this.dirty = true; // written again at the next checkpoint
+      sessionWriteFailed(this.ctx.logger, err, this.clientId);
     });
   }
 
@@ -266,12 +267,22 @@ export class MqttConnection {
   /** Bad client input: count it, then disconnect with its reason (before CONNACK: just close). */
   fail(reason: MqttReason, detail: string): void {
     if (this.closed) return;
+    this.ctx.metrics.badInput(reason).inc();
+    this.disconnect(reason, detail);
+  }
+
+  /**
+   * Bad input in the bytes or packets the client sent: like fail(), except while its CONNECT is
+   * being authenticated, when it becomes the deferredFailure applied right after the CONNACK.
+   * (The engine's own closes, such as the connect timeout, go through fail() at once.)
+   */
+  failInput(reason: MqttReason, detail: string): void {
+    if (this.closed) return;
     if (this.state === 'connecting') {
       this.deferredFailure ??= { reason, detail, after: this.queue.length };
       return;
     }
-    this.ctx.metrics.badInput(reason).inc();
-    this.disconnect(reason, detail);
+    this.fail(reason, detail);
   }
 
   /** CONNECT accepted (CONNACK sent): packets may now be as large as advertised. */
@@ -338,4 +349,19 @@ export class MqttConnection {
     this.onGone(this);
     for (const s of [...this.subs.values()]) this.detach(s);
   }
+}
+
+/**
+ * Session writes fail together (a full disk fails every one of 100K sessions at each checkpoint):
+ * one error line per second with how many failed since the last one, not one per session.
+ */
+let failedSessionWrites = 0;
+let lastSessionWriteLog = 0;
+function sessionWriteFailed(logger: MqttContext['logger'], err: unknown, clientId: string): void {
+  failedSessionWrites++;
+  const now = Date.now();
+  if (now - lastSessionWriteLog < 1000) return;
+  logger.error({ err, clientId, failedSinceLastLine: failedSessionWrites }, 'session write failed');
+  lastSessionWriteLog = now;
+  failedSessionWrites = 0;
 }

@@ -33,7 +33,7 @@ export function dispatchPacket(ctx: MqttContext, conn: MqttConnection, p: Packet
     return;
   }
   if (conn.state === 'connecting') {
-    if (conn.queue.length >= MAX_QUEUED) return conn.fail('message_rate_too_high', `more than ${MAX_QUEUED} packets before CONNACK`);
+    if (conn.queue.length >= MAX_QUEUED) return conn.failInput('message_rate_too_high', `more than ${MAX_QUEUED} packets before CONNACK`);
     conn.queue.push(p);
     return;
   }

@@ -58,8 +58,9 @@ export async function publishFromClient(ctx: MqttContext, m: ClientPublish): Pro
     return 'success';
   } catch (err) {
     if (isEngineError(err) && err.code === 'rate_limited') return 'quota_exceeded';
-    // The log says once when it stops and starts taking writes (full disk...); each refusal is a warn line.
-    if (isEngineError(err) && err.code === 'log_unavailable') ctx.logger.warn({ area: m.area, message: err.message }, 'mqtt publish refused: log unavailable');
+    // The log says once when it stops and starts taking writes (full disk...); each refusal is
+    // counted (PUBACK 0x80) and only a debug line: a full disk must not flood the log.
+    if (isEngineError(err) && err.code === 'log_unavailable') ctx.logger.debug({ area: m.area, message: err.message }, 'mqtt publish refused: log unavailable');
     else ctx.logger.error({ err, area: m.area }, 'mqtt publish failed');
     return 'unspecified_error';
   }

@@ -14,6 +14,6 @@ export function overRate(ctx: MqttContext, conn: MqttConnection): boolean {
     conn.frameCount = 0;
   }
   if (++conn.frameCount <= ctx.settings.maxPacketsPerSecond) return false;
-  conn.fail('message_rate_too_high', `more than ${ctx.settings.maxPacketsPerSecond} packets per second`);
+  conn.failInput('message_rate_too_high', `more than ${ctx.settings.maxPacketsPerSecond} packets per second`);
   return true;
 }

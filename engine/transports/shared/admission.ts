@@ -83,6 +83,8 @@ export class Admission {
   readonly needsAddress: boolean;
   /** Whether admitIdentity does anything (callers skip building the Identity otherwise: the connect path stays allocation-free). */
   readonly tracksIdentity: boolean;
+  /** The same for a connection without a client id (WebSocket vehicles): only subject or address count. */
+  readonly tracksSubjectOrAddress: boolean;
 
   constructor(
     private readonly config: AdmissionConfig,
@@ -96,6 +98,7 @@ export class Admission {
     this.byAddress = on && config.flapping.by.includes('address');
     this.needsAddress = this.byAddress;
     this.tracksIdentity = this.byClientId || this.bySubject || this.byAddress;
+    this.tracksSubjectOrAddress = this.bySubject || this.byAddress;
     this.lastPrune = now();
   }
 

@@ -63,7 +63,7 @@ export function mountWsEndpoint(
   const refusals = { httpErrors: metrics.httpErrors, logger };
   // Flapping is counted per subject only with auth on (dev mode: everyone is 'anonymous').
   const admitIdentity = (p: Principal, address: string): Refused | undefined =>
-    opts.admission.tracksIdentity ? opts.admission.admitIdentity('ws', { address, ...(auth.enabled && { subject: p.subject }) }) : undefined;
+    opts.admission.tracksSubjectOrAddress ? opts.admission.admitIdentity('ws', { address, ...(auth.enabled && { subject: p.subject }) }) : undefined;
   const refuse = (res: HttpResponse, code: ErrorCode, message: string): void => refuseHttp(res, refusals, code, { message, what: 'websocket upgrade refused' });
   app.ws<WsUserData>('/v1/ws', {
     maxPayloadLength: opts.maxClientFrameBytes * 4, // uWS hard cap; our own check (4504) sits below it
