@@ -253,23 +253,27 @@ function safeSend(worker: Worker, message: unknown): boolean {
   }
 }
 
-/** Why `port` cannot be bound on `host` right now (EADDRINUSE...), or undefined when it is free. */
-export function portInUse(host: string, port: number): Promise<Error | undefined> {
+/** Binds `port` on `host` for a moment (no SO_REUSEPORT): the port bound (the kernel's pick for 0), or why it could not be. */
+function tryBind(host: string, port: number): Promise<number | Error> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', (err) => resolve(err));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+    server.listen({ host, port, exclusive: true }, () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 
+/** Why `port` cannot be bound on `host` right now (EADDRINUSE...), or undefined when it is free. */
+export async function portInUse(host: string, port: number): Promise<Error | undefined> {
+  const r = await tryBind(host, port);
+  return r instanceof Error ? r : undefined;
+}
+
 /** A port free on `host` right now (the kernel's pick for port 0), for --port 0. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+export async function freePort(host: string): Promise<number> {
+  const r = await tryBind(host, 0);
+  if (r instanceof Error) throw r;
+  return r;
 }

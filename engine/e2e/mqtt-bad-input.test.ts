@@ -5,7 +5,7 @@
  * subscriber on the same engine keeps receiving throughout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IConnectPacket } from 'mqtt-packet';
+import type { IConnectPacket, Packet } from 'mqtt-packet';
 import { signHs256, TEST_HS_SECRET } from '../auth/testing.ts';
 import WebSocket from 'ws';
 import { metric, range, startTestEngine, until, type TestEngine } from '../testing/harness.ts';
@@ -234,12 +234,7 @@ describe('mqtt bad input', () => {
     ])('5.0 CONNECT with %s: CONNACK with the reason code and the clause, then closed', async (_name, props, willProps, code, clause) => {
       const r = await RawMqtt.open(t.mqttPort, 5);
       const bytes = await connect5(id('bad-connect'), props, willProps);
-      const ack = await counted(reasonOf(code), async () => {
-        r.write(bytes);
-        const a = await r.waitPacket('connack', isCmd('connack'));
-        await r.waitClosed();
-        return a;
-      });
+      const ack = await counted(reasonOf(code), () => answeredThenClosed(r, bytes, 'connack'));
       expect(ack.reasonCode).toBe(code);
       expect(ack.properties?.reasonString).toContain(clause);
     });
@@ -253,12 +248,7 @@ describe('mqtt bad input', () => {
       ['ill-formed UTF-8 in a User Property', publish(0x30, undefined, userProperty(K, [0xc3, 0x28])), 0x81, 'MQTT-1.5.4-1'],
     ])('5.0 PUBLISH with %s: DISCONNECT with the reason code and the clause', async (_name, bytes, code, clause) => {
       const r = await connected5(id('bad-publish'));
-      const d = await counted(reasonOf(code), async () => {
-        r.write(bytes);
-        const p = await r.waitPacket('disconnect', isCmd('disconnect'));
-        await r.waitClosed();
-        return p;
-      });
+      const d = await counted(reasonOf(code), () => answeredThenClosed(r, bytes, 'disconnect'));
       expect(d.reasonCode).toBe(code);
       expect(d.properties?.reasonString).toContain(clause);
       expect(r.packets.filter(isCmd('puback'))).toEqual([]);
@@ -355,3 +345,11 @@ describe('mqtt over websocket: frames uWS refuses itself', () => {
     await until(`abe_mqtt_bad_input_total{reason=${reason}} counted`, async () => (await metric(t.base, 'abe_mqtt_bad_input_total', { reason })) === before + 1);
   });
 });
+
+/** Writes `bytes`, waits for the engine's `cmd` packet and for the close that follows it. */
+async function answeredThenClosed<C extends 'connack' | 'disconnect'>(r: RawMqtt, bytes: Buffer, cmd: C): Promise<Extract<Packet, { cmd: C }>> {
+  r.write(bytes);
+  const answer = await r.waitPacket(cmd, isCmd(cmd));
+  await r.waitClosed();
+  return answer;
+}

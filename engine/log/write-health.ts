@@ -5,7 +5,8 @@
  * A commit can fail at any moment. From then on: appends answer `log_unavailable` at once (a
  * write queued behind a full disk would fail the same way, and each failed commit has lmdb print
  * a stack), `/readyz` says 503 (the log is not healthy), reads and tails go on untouched, and a
- * small probe write every `probeMs` finds out when writes work again; the first probe that
+ * probe write every `probeMs` (at least as large as the write that failed) finds out when writes
+ * work again; the first probe that
  * commits makes the log writable, with no operator step. One line is logged per transition, not
  * per refused publish (those are counted by the transports' error metrics).
  */

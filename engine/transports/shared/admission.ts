@@ -147,11 +147,6 @@ export class Admission {
     return refused;
   }
 
-  /** Keys banned right now (for tests and the dashboard). */
-  get bannedCount(): number {
-    return this.bans.size;
-  }
-
   private count(kind: FlappingKey, value: string, now: number): number {
     const id = `${kind}:${value}`;
     const c = this.counters.get(id);

@@ -7,16 +7,14 @@
  *
  * Runs once per publish (never per delivery), so it may walk the whole payload.
  */
-import { isUtf8 as wellFormedUtf8 } from 'node:buffer';
+import { isUtf8 } from 'node:buffer';
 import { unpack } from 'msgpackr';
 
 /** Fatal: ill-formed UTF-8 throws instead of becoming U+FFFD. ignoreBOM: a BOM stays in the text, and JSON.parse refuses it (RFC 8259 §8.1: no BOM in JSON texts sent on the network). */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Well-formed UTF-8 (no allocation: node:buffer's validator). */
-export function isUtf8(bytes: Uint8Array): boolean {
-  return wellFormedUtf8(bytes);
-}
+/** Well-formed UTF-8: node:buffer's validator (no allocation), re-exported so callers have one place. */
+export { isUtf8 };
 
 /** One JSON text (RFC 8259) in well-formed UTF-8. */
 export function isJson(bytes: Uint8Array): boolean {
