@@ -61,13 +61,14 @@ export const fanoutSuite: Suite = {
       const name = `fanOut 10 KB -> ${n >= 1000 ? `${n / 1000}K` : n} sink${n === 1 ? '' : 's'}`;
       perOp[name] = n;
       bench.add(name, () => {
-        const entry: RingEntry = { offset: ++g.offset, time: 0, expiresAt: 0, frames };
+        const entry: RingEntry = { offset: ++g.offset, time: 0, expiresAt: 0, origin: '', frames };
         const r = fanOut(entry, g.slots, g.subs, g.vc, g.offset);
         if (r.delivered !== n) throw new Error(`fanout bench: delivered ${r.delivered} of ${n}`);
       });
     }
     const batchFrames = Array.from({ length: BATCH }, (_, k) => formats.encodeAll('bench', jsonRecord(k + 1, alertPayload(256)))[0]);
     const framesByFormat = [batchFrames];
+    const NO_ORIGINS = new Array<string>(BATCH).fill('');
     for (const n of BATCH_SIZES) {
       const g = group(n, true);
       const name = `fanOutBatch ${BATCH} x 256 B -> ${n / 1000}K sinks`;
@@ -75,7 +76,7 @@ export const fanoutSuite: Suite = {
       bench.add(name, () => {
         const first = g.offset + 1;
         g.offset += BATCH;
-        const r = fanOutBatch(first, BATCH, framesByFormat, g.slots, g.subs, g.vc, g.offset);
+        const r = fanOutBatch(first, BATCH, framesByFormat, NO_ORIGINS, g.slots, g.subs, g.vc, g.offset);
         if (r.delivered !== n * BATCH) throw new Error(`fanout bench: batch delivered ${r.delivered} of ${n * BATCH}`);
       });
     }

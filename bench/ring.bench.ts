@@ -17,14 +17,14 @@ export const ringSuite: Suite = {
     const frames = [new Uint8Array(10 * 1024), new Uint8Array(10 * 1024)];
     const ring = new FrameRing(CAPACITY);
     let next = 1;
-    for (; next <= CAPACITY; next++) ring.push({ offset: next, time: next, expiresAt: 0, frames });
+    for (; next <= CAPACITY; next++) ring.push({ offset: next, time: next, expiresAt: 0, origin: '', frames });
     // pseudo-random lookups inside the held window, precomputed as distances from the newest
     const back = Uint16Array.from({ length: OPS }, (_, i) => (i * 2654435761) % CAPACITY);
     let hits = 0;
     bench
       .add(`push x${OPS} (full ring, evicting)`, () => {
         for (let i = 0; i < OPS; i++) {
-          const e: RingEntry = { offset: next, time: next, expiresAt: 0, frames };
+          const e: RingEntry = { offset: next, time: next, expiresAt: 0, origin: '', frames };
           ring.push(e);
           next++;
         }
@@ -39,7 +39,7 @@ export const ringSuite: Suite = {
       })
       .add(`push+get x${OPS} (append, then read it back)`, () => {
         for (let i = 0; i < OPS; i++) {
-          ring.push({ offset: next, time: next, expiresAt: 0, frames });
+          ring.push({ offset: next, time: next, expiresAt: 0, origin: '', frames });
           if (ring.get(next) !== undefined) hits++;
           next++;
         }

@@ -217,7 +217,7 @@ export const uwsFanoutSuite: Suite = {
           },
           [`engine fanOut ${n}`]: () => {
             offset++;
-            const entry: RingEntry = { offset, time: 0, expiresAt: 0, frames: [frame] };
+            const entry: RingEntry = { offset, time: 0, expiresAt: 0, origin: '', frames: [frame] };
             const r = fanOut(entry, slots, subs, vc, offset);
             if (r.delivered !== n) throw new Error(`fanOut delivered ${r.delivered} of ${n}`);
             return 0;

@@ -37,7 +37,7 @@ describe('MQTT client codec', () => {
 
   it("reads the engine's MQTT 5 PUBLISH: offset and time from the user properties, the payload stamp", () => {
     const payload = makePayload(1_795_000_000_123_456, false, 41, 300);
-    const bytes = enginePublish('city:d7', { offset: 123_456, time: 1_795_000_000_999, expiresAt: Date.now() + 60_000, contentType: 'json', payload }, 5, 1, false);
+    const bytes = enginePublish('city:d7', { offset: 123_456, time: 1_795_000_000_999, expiresAt: Date.now() + 60_000, contentType: 'json', payload }, { version: 5, qos: 1, retain: false, lean: false });
     expect(packetLength(bytes, 0, bytes.length)).toBe(bytes.length);
     const v: PublishView = { qos: 0, dup: false, packetId: 0, topicStart: 0, topicEnd: 0, offset: NaN, time: NaN, payloadStart: 0, payloadEnd: 0 };
     readPublish(5, bytes, 0, bytes.length, v);
@@ -51,7 +51,7 @@ describe('MQTT client codec', () => {
 
   it('reads 3.1.1 QoS 0 PUBLISH and SUBACK; lengths need the whole varint', () => {
     const big = Buffer.alloc(20_000, 0x61);
-    const bytes = enginePublish('a', { offset: 1, time: 1, expiresAt: 0, contentType: 'binary', payload: big }, 4, 0, false);
+    const bytes = enginePublish('a', { offset: 1, time: 1, expiresAt: 0, contentType: 'binary', payload: big }, { version: 4, qos: 0, retain: false, lean: false });
     expect(packetLength(bytes, 0, 2)).toBe(0);
     expect(packetLength(bytes, 0, bytes.length)).toBe(bytes.length);
     const v: PublishView = { qos: 0, dup: false, packetId: 0, topicStart: 0, topicEnd: 0, offset: NaN, time: NaN, payloadStart: 0, payloadEnd: 0 };

@@ -123,7 +123,7 @@ describe('AreaCursor: backpressure', () => {
     const s = new FakeSub(0);
     let budget = 4;
     const write = s.write.bind(s);
-    s.write = (f) => (budget-- > 0 ? write(f) : WRITE_DROPPED);
+    s.write = (f, o) => (budget-- > 0 ? write(f, o) : WRITE_DROPPED);
     const slot = e.cursor.attach(s, 0);
     e.cursor.start(slot, s);
     expect(s.offsets).toEqual([1, 2, 3, 4]);
@@ -133,5 +133,27 @@ describe('AreaCursor: backpressure', () => {
     s.paused = false;
     e.cursor.resume(slot, s);
     expect(s.offsets).toEqual(range(1, 10));
+  });
+
+  it('No Local: live, from the ring and from the log, a subscriber never gets what it published, and its cursor passes it', async () => {
+    const e = await env({ ringSize: 4 });
+    e.publish(2, { origin: 'me' });
+    e.publish(6); // offsets 1-2 are now only in the log, 5-8 in the ring
+    const fromLog = new FakeSub(0);
+    fromLog.skipOrigin = 'me';
+    const slot = e.cursor.attach(fromLog, 0);
+    e.cursor.start(slot, fromLog);
+    await new Promise((r) => setTimeout(r, 0));
+    const live = e.sub(8);
+    live.sub.skipOrigin = 'me';
+    e.publish(1, { origin: 'me' });
+    e.publish(1, { origin: 'other' });
+    e.publish(1, { origin: 'me' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(fromLog.offsets).toEqual([3, 4, 5, 6, 7, 8, 10]);
+    expect(live.sub.offsets).toEqual([10]);
+    expect(e.vc.sent[slot]).toBe(11);
+    expect(e.vc.sent[live.slot]).toBe(11);
+    expect([...fromLog.violations, ...live.sub.violations]).toEqual([]);
   });
 });

@@ -12,9 +12,9 @@
 import type { AreaLog, LogRecord, TailHandle } from '../log/types.ts';
 import { NOT_ENCODED, type FormatTable } from './encoding.ts';
 import { FrameRing, type RingEntry } from './ring.ts';
-import { WRITE_DROPPED, type Subscriber } from './subscriber.ts';
+import type { Subscriber } from './subscriber.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING, type VirtualCursors } from './virtual-cursors.ts';
-import { fanOut, fanOutBatch } from './fan-out.ts';
+import { advanceSlot, DROPPED, fanOut, fanOutBatch, WRITTEN } from './fan-out.ts';
 import type { AreaMetrics } from './metrics.ts';
 
 export interface AreaSettings {
@@ -143,7 +143,7 @@ export class AreaCursor {
         metrics.undeliverable.inc();
         frames = [];
       }
-      const entry: RingEntry = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, frames };
+      const entry: RingEntry = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, origin: r.headers?.origin ?? '', frames };
       this.ring.push(entry);
       this.head = r.offset;
       const started = performance.now();
@@ -175,11 +175,12 @@ export class AreaCursor {
     for (let k = 0; k < count; k++) {
       const r = records[k];
       try {
-        entries[k] = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, frames: formats.encodeAll(this.id, r) };
+        entries[k] = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, origin: r.headers?.origin ?? '', frames: formats.encodeAll(this.id, r) };
       } catch {
         return false; // the per-record path counts and skips the undecodable one
       }
     }
+    const origins = entries.map((e) => e.origin);
     const framesByFormat: Uint8Array[][] = [];
     for (let f = 0; f < formats.size; f++) {
       const list = new Array<Uint8Array>(count);
@@ -189,7 +190,7 @@ export class AreaCursor {
     for (let k = 0; k < count; k++) this.ring.push(entries[k]);
     this.head = first + count - 1;
     const started = performance.now();
-    const res = fanOutBatch(first, count, framesByFormat, this.slots, this.subs, this.deps.cursors, now);
+    const res = fanOutBatch(first, count, framesByFormat, origins, this.slots, this.subs, this.deps.cursors, now);
     const ended = performance.now();
     metrics.fanoutSeconds.observe((ended - started) / 1000);
     for (let k = 0; k < count; k++) metrics.stages?.message(records[k].time, readAt, readPerf, started, ended);
@@ -239,14 +240,9 @@ export class AreaCursor {
         vc.sent[slot] = next;
         continue;
       }
-      if (sub.write(e.frames[sub.format]) === WRITE_DROPPED) {
-        sub.paused = true;
-        vc.state[slot] = PAUSED;
-        break;
-      }
-      if (vc.acked[slot] === vc.sent[slot]) vc.since[slot] = now;
-      vc.sent[slot] = next;
-      sent++;
+      const res = advanceSlot(vc, slot, sub, e.frames[sub.format], next, e.origin, now);
+      if (res === DROPPED) break;
+      if (res === WRITTEN) sent++;
     }
     if (sent > 0) this.deps.metrics.replayed.inc(sent);
   }
@@ -290,14 +286,9 @@ export class AreaCursor {
             vc.sent[slot] = r.offset;
             continue;
           }
-          if (sub.write(frame) === WRITE_DROPPED) {
-            sub.paused = true;
-            vc.state[slot] = PAUSED;
-            break;
-          }
-          if (vc.acked[slot] === vc.sent[slot]) vc.since[slot] = now;
-          vc.sent[slot] = r.offset;
-          sent++;
+          const res = advanceSlot(vc, slot, sub, frame, r.offset, r.headers?.origin ?? '', now);
+          if (res === DROPPED) break;
+          if (res === WRITTEN) sent++;
         }
         this.deps.metrics.replayed.inc(sent);
         // The log answers from its first retained offset: anything it skipped is gone.
@@ -354,6 +345,37 @@ export class AreaCursor {
     }
     this.maxLag = maxLag;
     return minAcked;
+  }
+
+  /**
+   * A vehicle's cumulative ack (WebSocket: the engine resends until acked). O(1), no allocation.
+   * 'bad' for an offset beyond what was sent; 'advanced' when it moved the ack point.
+   */
+  ack(slot: number, offset: number, now: number): 'advanced' | 'same' | 'bad' {
+    const vc = this.deps.cursors;
+    const advanced = offset > vc.acked[slot];
+    if (!vc.ack(slot, offset, now)) return 'bad';
+    if (!advanced) return 'same';
+    this.ackReceived(offset, now);
+    return 'advanced';
+  }
+
+  /** A cumulative ack from a transport that owns redelivery (MQTT PUBACK / PUBREC): true when it advanced. */
+  ackOwned(slot: number, offset: number, now: number): boolean {
+    if (!this.deps.cursors.ackPosition(slot, offset, now)) return false;
+    this.ackReceived(offset, now);
+    return true;
+  }
+
+  /** Where a slot stands (session snapshots, a re-subscribe with other options). */
+  positionOf(slot: number): { readonly acked: number; readonly sent: number } {
+    const vc = this.deps.cursors;
+    return { acked: vc.acked[slot], sent: vc.sent[slot] };
+  }
+
+  /** The expiry (ms, 0 = never or unknown) of a message the ring holds: for transports that count it down. */
+  expiresAtOf(offset: number): number {
+    return this.ring.get(offset)?.expiresAt ?? 0;
   }
 
   /** A subscriber's ack advanced to `offset`: time it (ack stage) while the ring holds the message. */

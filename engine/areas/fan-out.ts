@@ -34,9 +34,8 @@ export function fanOut(
   // An entry without frames could not be encoded: it is skipped like an expired one, so every
   // slot's cursor still moves past it in order.
   const expired = frames.length === 0 || (entry.expiresAt !== 0 && entry.expiresAt <= now);
+  const origin = entry.origin;
   const sent = vc.sent;
-  const acked = vc.acked;
-  const since = vc.since;
   const state = vc.state;
   let delivered = 0;
   let behind = 0;
@@ -62,18 +61,39 @@ export function fanOut(
       state[slot] = PAUSED;
       continue;
     }
-    if (sub.write(frames[sub.format]) === WRITE_DROPPED) {
-      sub.paused = true;
-      state[slot] = PAUSED;
-      continue;
-    }
-    if (acked[slot] === s) since[slot] = now;
-    sent[slot] = off;
-    delivered++;
+    if (advanceSlot(vc, slot, sub, frames[sub.format], off, origin, now) === WRITTEN) delivered++;
   }
   result.delivered = delivered;
   result.behind = behind;
   return result;
+}
+
+/** advanceSlot results. */
+export const DROPPED = 0;
+export const WRITTEN = 1;
+/** Not written (No Local: the subscriber published it) but the slot moved past it. */
+export const SKIPPED = 2;
+
+/**
+ * THE one way a message reaches a slot, used by live fan-out, catch-up from the ring and replay
+ * from the log: the slot is at offset - 1; write `frame` (unless the subscriber published it
+ * itself) and advance the virtual cursor, or mark the slot PAUSED when the socket refused it.
+ * Allocation-free; the callers have already handled expired and undecodable messages.
+ */
+export function advanceSlot(vc: VirtualCursors, slot: number, sub: Subscriber, frame: Uint8Array, offset: number, origin: string, now: number): number {
+  if (sub.skipOrigin !== undefined && sub.skipOrigin === origin) {
+    vc.sent[slot] = offset;
+    return SKIPPED;
+  }
+  if (sub.write(frame, offset) === WRITE_DROPPED) {
+    sub.paused = true;
+    vc.state[slot] = PAUSED;
+    return DROPPED;
+  }
+  // The resend timer runs from the first unacknowledged send.
+  if (vc.acked[slot] === vc.sent[slot]) vc.since[slot] = now;
+  vc.sent[slot] = offset;
+  return WRITTEN;
 }
 
 /**
@@ -87,6 +107,7 @@ export function fanOutBatch(
   first: number,
   count: number,
   framesByFormat: readonly (readonly Uint8Array[])[],
+  origins: readonly string[],
   slots: readonly number[],
   subs: readonly Subscriber[],
   vc: VirtualCursors,
@@ -116,19 +137,16 @@ export function fanOutBatch(
       continue;
     }
     const frames = framesByFormat[sub.format];
-    let written: number;
-    if (sub.writeMany !== undefined) {
-      written = sub.writeMany(frames, from, count);
-    } else {
-      // One write per frame; `sent` advances after each, since a transport may derive the offset
-      // it is writing from the slot's cursor (MQTT packet ids).
-      written = 0;
+    if (sub.writeMany === undefined || sub.skipOrigin !== undefined) {
+      // One advanceSlot per frame (the per-message path's rules, No Local included).
       for (let j = from; j < count; j++) {
-        if (sub.write(frames[j]) === WRITE_DROPPED) break;
-        written++;
-        sent[slot] = s + written;
+        const r = advanceSlot(vc, slot, sub, frames[j], first + j, origins[j], now);
+        if (r === DROPPED) break;
+        if (r === WRITTEN) delivered++;
       }
+      continue;
     }
+    const written = sub.writeMany(frames, from, count);
     if (written > 0) {
       if (acked[slot] === s) since[slot] = now;
       sent[slot] = s + written;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameRing, type RingEntry } from './ring.ts';
 
 function entry(offset: number, sizes: readonly number[] = [3, 5]): RingEntry {
-  return { offset, time: offset * 10, expiresAt: 0, frames: sizes.map((n) => new Uint8Array(n).fill(offset & 0xff)) };
+  return { offset, time: offset * 10, expiresAt: 0, origin: '', frames: sizes.map((n) => new Uint8Array(n).fill(offset & 0xff)) };
 }
 
 function bytesOf(e: RingEntry): number {

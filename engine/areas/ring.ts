@@ -8,6 +8,8 @@ export interface RingEntry {
   readonly time: number;
   /** 0 = never expires. */
   readonly expiresAt: number;
+  /** RecordHeaders.origin ('' when the record has none): Subscriber.skipOrigin compares with it. */
+  readonly origin: string;
   /** Indexed by format (see FormatTable). */
   readonly frames: readonly Uint8Array[];
 }

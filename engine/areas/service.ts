@@ -3,7 +3,7 @@
  * Transports call this; only this and the cursors hold the AreaLog.
  */
 import { EngineError, isEngineError } from '../errors.ts';
-import type { AppendResult, AreaLog, AreaState, ContentType, LogRecord } from '../log/types.ts';
+import type { AppendResult, AreaLog, AreaState, ContentType, LogRecord, RecordHeaders } from '../log/types.ts';
 import type { AreaRegistry } from './registry.ts';
 
 export interface PublishRequest {
@@ -12,6 +12,8 @@ export interface PublishRequest {
   /** Seconds until the message expires; 0 = never. */
   readonly ttlSeconds: number;
   readonly idempotencyKey?: string;
+  /** MQTT 5 publish properties and who published (RecordHeaders). */
+  readonly headers?: RecordHeaders;
 }
 
 export interface PublishMetrics {
@@ -58,6 +60,7 @@ export class AreaService {
         time,
         expiresAt: req.ttlSeconds > 0 ? time + req.ttlSeconds * 1000 : 0,
         idempotencyKey: req.idempotencyKey,
+        ...(req.headers !== undefined && { headers: req.headers }),
       });
       this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
       this.metrics.publishes(result.duplicate ? 'duplicate' : 'ok').inc();

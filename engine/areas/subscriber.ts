@@ -18,12 +18,22 @@ export interface Subscriber {
   paused: boolean;
   /** true once closed or closing; areas never write to it again. */
   readonly closed: boolean;
-  /** Writes one pre-encoded frame. Returns WRITE_OK, WRITE_BUFFERED or WRITE_DROPPED. */
-  write(frame: Uint8Array): number;
+  /**
+   * Messages whose publisher (RecordHeaders.origin) is this are not written to this subscriber,
+   * yet its cursor moves past them as if they had been (MQTT No Local [MQTT-3.8.3-3]).
+   * Undefined for subscribers that want everything.
+   */
+  readonly skipOrigin?: string;
+  /**
+   * Writes one pre-encoded frame, the message at `offset` (always the slot's position + 1).
+   * Returns WRITE_OK, WRITE_BUFFERED or WRITE_DROPPED.
+   */
+  write(frame: Uint8Array, offset: number): number;
   /**
    * Optional batch write (centrifuge's writeMany): frames[from..to) in order, in ONE corked
    * syscall where the transport can. Returns how many were written before one was dropped
-   * (to - from when all went out). Without it, areas call write() per frame.
+   * (to - from when all went out). Without it, areas call write() per frame. Never called for a
+   * subscriber with skipOrigin (those get write() per frame).
    */
   writeMany?(frames: readonly Uint8Array[], from: number, to: number): number;
   /** Bytes buffered in user space for this socket. */

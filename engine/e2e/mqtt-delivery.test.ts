@@ -59,11 +59,11 @@ describe('mqtt delivery', () => {
     }
   });
 
-  it('granted QoS is min(requested, 1); all QoS 1 subscribers get the same packet id per offset', async () => {
+  it('QoS 2 is granted; all QoS 1 and 2 subscribers get the same packet id per offset', async () => {
     const v = VARIANTS[1];
     const a = await connect(v, 'car-pid-a');
     const b = await connect(VARIANTS[3], 'car-pid-b');
-    expect(await a.client.subscribeAsync('areas/city:pid', { qos: 2 })).toMatchObject([{ qos: 1 }]);
+    expect(await a.client.subscribeAsync('areas/city:pid', { qos: 2 })).toMatchObject([{ qos: 2 }]);
     await b.client.subscribeAsync('areas/city:pid', { qos: 1 });
     const { offset } = await rest.publish('city:pid', { n: 1 });
     await a.waitCount('areas/city:pid', 1);

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { retentionContract } from './contract-retention.ts';
-import { useContractContext, offsets, range, text, type ContractContext, type LogFactory } from './contract-support.ts';
+import { useContractContext, offsets, range, text, waitUntil, type ContractContext, type LogFactory } from './contract-support.ts';
 import { tailContract } from './contract-tail.ts';
 
 export { ManualClock, type LogFactory, type LogTestOptions, type LogUnderTest, type TestClock } from './contract-support.ts';
@@ -97,6 +97,37 @@ function basicContract(ctx: ContractContext, factory: LogFactory): void {
     expect(r2!.payload.byteLength).toBe(0);
     expect(r3).toMatchObject({ offset: 3, contentType: 'msgpack', expiresAt: now + 5 });
     expect(Buffer.from(r3!.payload).equals(big)).toBe(true);
+  });
+
+  it('keeps MQTT 5 headers with the record, byte for byte, through read, tail and reopen', async () => {
+    const log = await ctx.open();
+    const now = ctx.harness.clock.now();
+    const headers = {
+      origin: 'car-7',
+      retain: true,
+      qos: 2 as const,
+      userProperties: [['k', 'v1'], ['x', 'é'], ['k', 'v2']] as [string, string][],
+      responseTopic: 'areas/city:replies',
+      correlationData: new Uint8Array([0, 255, 7]),
+      contentType: 'text/plain; charset=utf-8',
+      utf8: true,
+    };
+    await log.append('h', { payload: Buffer.from('plain'), contentType: 'binary', time: now, expiresAt: 0 });
+    await log.append('h', { payload: Buffer.from('with'), contentType: 'binary', time: now, expiresAt: 0, headers });
+    const check = (records: readonly { headers?: unknown; payload: Uint8Array }[]): void => {
+      expect(records[0].headers).toBeUndefined();
+      const h = records[1].headers as typeof headers;
+      expect({ ...h, correlationData: Array.from(h.correlationData) }).toEqual({ ...headers, correlationData: [0, 255, 7] });
+      expect(Buffer.from(records[1].payload).toString()).toBe('with');
+    };
+    check(await log.read('h', 1, 10));
+    const tailed: { headers?: unknown; payload: Uint8Array }[] = [];
+    const handle = log.tail('h', 0, (batch) => tailed.push(...batch));
+    await waitUntil(() => tailed.length >= 2, 'two tailed records');
+    handle.close();
+    check(tailed);
+    const reopened = await ctx.reopen(log);
+    check(await reopened.read('h', 1, 10));
   });
 
   it('is healthy while open, not after close, and refuses appends once closed', async () => {

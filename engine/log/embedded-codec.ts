@@ -9,10 +9,13 @@
  *   idemTime  [time, area, key]     -> null   (index for expiring idempotency keys in time order)
  */
 import { createHash } from 'node:crypto';
-import type { ContentType, LogRecord } from './types.ts';
+import { emptyHeaders, packHeaders, unpackHeaders } from './headers.ts';
+import type { ContentType, LogRecord, RecordHeaders } from './types.ts';
 
 /** Bumped if the record layout ever changes; stored as the first byte of every record. */
 export const RECORD_FORMAT = 1;
+/** Format 1 plus MQTT 5 headers: after the 18 header bytes, u32 LE length, msgpack headers, payload. */
+export const RECORD_FORMAT_HEADERS = 2;
 /** format(1) + time(f64) + expiresAt(f64) + contentType(1) */
 export const HEADER_BYTES = 18;
 
@@ -22,28 +25,35 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 const CONTENT_TYPES: readonly ContentType[] = ['json', 'msgpack', 'binary'];
 const CONTENT_CODES: Record<ContentType, number> = { json: 0, msgpack: 1, binary: 2 };
 
-export function encodeRecord(time: number, expiresAt: number, contentType: ContentType, payload: Uint8Array): Buffer {
+/** Records without headers keep format 1, byte for byte what earlier versions wrote. */
+export function encodeRecord(time: number, expiresAt: number, contentType: ContentType, payload: Uint8Array, headers?: RecordHeaders): Buffer {
   const code = CONTENT_CODES[contentType];
   if (code === undefined) throw new TypeError(`unknown content type ${String(contentType)}`);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.byteLength);
-  buf[0] = RECORD_FORMAT;
+  const extra = emptyHeaders(headers) ? undefined : packHeaders(headers!);
+  const start = extra === undefined ? HEADER_BYTES : HEADER_BYTES + 4 + extra.length;
+  const buf = Buffer.allocUnsafe(start + payload.byteLength);
+  buf[0] = extra === undefined ? RECORD_FORMAT : RECORD_FORMAT_HEADERS;
   buf.writeDoubleLE(time, 1);
   buf.writeDoubleLE(expiresAt, 9);
   buf[17] = code;
-  buf.set(payload, HEADER_BYTES);
+  if (extra !== undefined) {
+    buf.writeUInt32LE(extra.length, HEADER_BYTES);
+    buf.set(extra, HEADER_BYTES + 4);
+  }
+  buf.set(payload, start);
   return buf;
 }
 
 /** `bytes` must be a buffer the caller owns (lmdb's getRange values are fresh copies). */
 export function decodeRecord(offset: number, bytes: Buffer): LogRecord {
-  if (bytes[0] !== RECORD_FORMAT) throw new Error(`unknown record format ${bytes[0]} at offset ${offset}`);
-  return {
-    offset,
-    time: bytes.readDoubleLE(1),
-    expiresAt: bytes.readDoubleLE(9),
-    contentType: CONTENT_TYPES[bytes[17]] ?? 'binary',
-    payload: bytes.subarray(HEADER_BYTES),
-  };
+  const format = bytes[0];
+  if (format !== RECORD_FORMAT && format !== RECORD_FORMAT_HEADERS) throw new Error(`unknown record format ${format} at offset ${offset}`);
+  const base = { offset, time: bytes.readDoubleLE(1), expiresAt: bytes.readDoubleLE(9), contentType: CONTENT_TYPES[bytes[17]] ?? 'binary' };
+  if (format === RECORD_FORMAT) return { ...base, payload: bytes.subarray(HEADER_BYTES) };
+  const len = bytes.readUInt32LE(HEADER_BYTES);
+  const start = HEADER_BYTES + 4 + len;
+  const headers = unpackHeaders(bytes.subarray(HEADER_BYTES + 4, start));
+  return { ...base, payload: bytes.subarray(start), ...(headers !== undefined && { headers }) };
 }
 
 /** Reads only the `time` field (retention by age). */

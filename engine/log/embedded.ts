@@ -170,7 +170,7 @@ export class EmbeddedLog implements AreaLog {
   async append(area: string, request: AppendRequest): Promise<AppendResult> {
     this.assertOpen();
     if (!this.writes.writable) throw new EngineError('log_unavailable', `the log cannot take writes: ${this.writes.reason}`);
-    const value = encodeRecord(request.time, request.expiresAt, request.contentType, request.payload);
+    const value = encodeRecord(request.time, request.expiresAt, request.contentType, request.payload, request.headers);
     const ik = request.idempotencyKey === undefined ? undefined : idemKey(area, request.idempotencyKey);
     const ttl = this.options.idempotencyTtlMs;
     const now = this.now();

@@ -10,6 +10,28 @@
 /** How the publisher's payload is to be interpreted when framing it for vehicles. */
 export type ContentType = 'json' | 'msgpack' | 'binary';
 
+/**
+ * What an MQTT 5 publisher attached to its message, kept with the record so every process that
+ * reads the log can forward it: MQTT 5 subscribers get it back unaltered [MQTT-3.3.2-15..20], and
+ * No Local needs to know who published [MQTT-3.8.3-3]. Absent on REST and WebSocket publishes.
+ */
+export interface RecordHeaders {
+  /** The publishing MQTT client id (No Local compares it with the subscriber's). */
+  readonly origin?: string;
+  /** Published with RETAIN=1 (Retain As Published subscribers see the flag [MQTT-3.3.1-13]). */
+  readonly retain?: boolean;
+  /** Publish QoS (retained messages go out at min(this, granted QoS) [MQTT-3.8.4-8]). */
+  readonly qos?: 0 | 1 | 2;
+  /** User Properties in the order received, names may repeat [MQTT-3.3.2-17, -18]. */
+  readonly userProperties?: readonly (readonly [string, string])[];
+  readonly responseTopic?: string;
+  readonly correlationData?: Uint8Array;
+  /** The Content Type string exactly as sent [MQTT-3.3.2-20]. */
+  readonly contentType?: string;
+  /** Payload Format Indicator 1 as sent [MQTT-3.3.2-4]. */
+  readonly utf8?: boolean;
+}
+
 export interface LogRecord {
   readonly offset: number;
   /** ms since the Unix epoch at which the engine accepted the publish. */
@@ -18,11 +40,13 @@ export interface LogRecord {
   readonly expiresAt: number;
   readonly contentType: ContentType;
   readonly payload: Uint8Array;
+  readonly headers?: RecordHeaders;
 }
 
 export interface AppendRequest {
   readonly payload: Uint8Array;
   readonly contentType: ContentType;
+  readonly headers?: RecordHeaders;
   /** Accept time (ms); the engine stamps it, the log stores it. */
   readonly time: number;
   /** 0 = never expires. */

@@ -7,13 +7,17 @@
  * (the LMDB implementation keeps pending writes in memory until they commit), which is what makes
  * a session takeover in the same tick safe.
  */
-import type { ContentType } from '../log/types.ts';
+import type { ContentType, RecordHeaders } from '../log/types.ts';
 
 /** One area subscription of a session. */
 export interface StoredSubscription {
   readonly area: string;
-  /** Granted QoS (0 or 1). */
-  readonly qos: 0 | 1;
+  /** Granted QoS. */
+  readonly qos: 0 | 1 | 2;
+  /** No Local [MQTT-3.8.3-3] (absent in sessions written before it existed: false). */
+  readonly nl?: boolean;
+  /** Retain As Published [MQTT-3.3.1-13]. */
+  readonly rap?: boolean;
   /** Log epoch the offsets belong to. */
   readonly epoch: string;
   /** Last offset the client acknowledged (QoS 1) or was sent (QoS 0): delivery resumes after it. */
@@ -30,6 +34,13 @@ export interface StoredSession {
   /** ms since the Unix epoch after which the session is gone (refreshed while connected). */
   readonly expiresAt: number;
   readonly subscriptions: readonly StoredSubscription[];
+  /**
+   * QoS 2 PUBLISH packet ids received and answered with PUBREC, not yet released by PUBREL: a
+   * resent PUBLISH with one of them is not a new message [MQTT-4.3.3-10].
+   */
+  readonly qos2Received?: readonly number[];
+  /** QoS 2 packet ids the client acknowledged with PUBREC, awaiting its PUBCOMP: PUBREL is resent [MQTT-4.4.0-1]. */
+  readonly qos2Releasing?: readonly number[];
 }
 
 export interface RetainedMessage {
@@ -40,6 +51,8 @@ export interface RetainedMessage {
   readonly expiresAt: number;
   readonly contentType: ContentType;
   readonly payload: Uint8Array;
+  /** The publisher's MQTT 5 properties and QoS (retained messages go out at min(QoS, granted)). */
+  readonly headers?: RecordHeaders;
 }
 
 export interface SessionStore {

@@ -75,18 +75,19 @@ export class MemLog implements AreaLog {
     return this.stateNow(area);
   }
 
-  appendNow(area: string, opts: { expiresAt?: number; poison?: boolean } = {}): number {
+  appendNow(area: string, opts: { expiresAt?: number; poison?: boolean; origin?: string } = {}): number {
     const a = this.area(area);
     const offset = ++a.head;
     const payload = Buffer.from(opts.poison === true ? '"poison"' : `{"n":${offset}}`);
-    a.records.push({ offset, time: this.clock.t, expiresAt: opts.expiresAt ?? 0, contentType: 'json', payload });
+    const headers = opts.origin === undefined ? undefined : { origin: opts.origin };
+    a.records.push({ offset, time: this.clock.t, expiresAt: opts.expiresAt ?? 0, contentType: 'json', payload, ...(headers && { headers }) });
     return offset;
   }
 
   async append(area: string, req: AppendRequest): Promise<AppendResult> {
     const a = this.area(area);
     const offset = ++a.head;
-    a.records.push({ offset, time: req.time, expiresAt: req.expiresAt, contentType: req.contentType, payload: req.payload });
+    a.records.push({ offset, time: req.time, expiresAt: req.expiresAt, contentType: req.contentType, payload: req.payload, ...(req.headers && { headers: req.headers }) });
     return { offset, epoch: this.epoch, duplicate: false };
   }
 
@@ -207,13 +208,17 @@ export class FakeSub implements Subscriber {
     private readonly onClose?: (s: FakeSub) => void,
   ) {}
 
-  write(frame: Uint8Array): number {
+  /** No Local: records with this origin must never be written (the cursor still passes them). */
+  skipOrigin: string | undefined = undefined;
+
+  write(frame: Uint8Array, offset: number): number {
     if (this.closed) this.violations.push(`write after close: ${Buffer.from(frame).toString()}`);
     if (this.detached) this.violations.push(`write after detach: ${Buffer.from(frame).toString()}`);
     if (this.dropping || this.closed) return WRITE_DROPPED;
     const [tag, area, off] = Buffer.from(frame).toString().split('|');
     if (tag !== TAGS[this.format]) this.violations.push(`format ${this.format} got a ${tag} frame`);
     if (area !== AREA) this.violations.push(`frame of area ${area}`);
+    if (Number(off) !== offset) this.violations.push(`frame of offset ${off} written as offset ${offset}`);
     this.offsets.push(Number(off));
     return WRITE_OK;
   }
@@ -276,7 +281,7 @@ export interface Env {
   /** Attaches and starts a subscriber that has everything up to `start`. */
   sub(start: number, format?: number): { sub: FakeSub; slot: number };
   /** Appends n records and lets the tail deliver them. */
-  publish(n: number, opts?: { expiresAt?: number; poison?: boolean }): void;
+  publish(n: number, opts?: { expiresAt?: number; poison?: boolean; origin?: string }): void;
 }
 
 export async function env(settings: Partial<AreaSettings> = {}, preload = 0): Promise<Env> {

@@ -23,8 +23,8 @@ export interface Reference {
   readonly serverVersion: 4 | 5;
 }
 
-/** Packets a client may send after CONNECT (README: QoS 2 flow, a second CONNECT, AUTH... close). */
-const CLIENT_PACKETS = new Set(['publish', 'puback', 'subscribe', 'unsubscribe', 'pingreq', 'disconnect']);
+/** Packets a client may send after CONNECT (README: a second CONNECT, AUTH... close). */
+const CLIENT_PACKETS = new Set(['publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'unsubscribe', 'pingreq', 'disconnect']);
 
 /**
  * `maxPacket`: the engine's Maximum Packet Size (--max-payload-bytes + 4 KiB, README); a larger
@@ -71,7 +71,6 @@ export function referenceParse(stream: Buffer, maxPacket: number): Reference {
 function protocolViolation(p: Packet, first: boolean): string | undefined {
   if (first) return p.cmd === 'connect' ? undefined : `first packet is ${p.cmd}`;
   if (!CLIENT_PACKETS.has(p.cmd)) return `${p.cmd} from a client`;
-  if (p.cmd === 'publish' && p.qos === 2) return 'QoS 2 PUBLISH (Maximum QoS 1)';
   if (p.cmd === 'subscribe' && p.subscriptions.length === 0) return 'SUBSCRIBE without filters';
   return undefined;
 }
@@ -112,6 +111,8 @@ export interface Candidate {
   readonly payload: Buffer;
   readonly qos: number;
   readonly messageId: number | undefined;
+  /** RETAIN=1 with an empty payload only clears the retained message: acknowledged, nothing appended (README). */
+  readonly clearsRetained: boolean;
 }
 
 /**
@@ -121,13 +122,14 @@ export interface Candidate {
 export function candidates(ref: Reference): Candidate[] {
   const out: Candidate[] = [];
   for (const p of ref.packets) {
-    if (p.cmd === 'publish') add(out, p.topic, p.payload, p.qos, p.messageId);
-    if (p.cmd === 'connect' && p.will !== undefined) add(out, p.will.topic, p.will.payload, 0, undefined);
+    if (p.cmd === 'publish') add(out, p.topic, p.payload, p.qos, p.messageId, p.retain);
+    if (p.cmd === 'connect' && p.will !== undefined) add(out, p.will.topic, p.will.payload, 0, undefined, p.will.retain === true);
   }
   return out;
 }
 
-function add(out: Candidate[], topic: string, payload: string | Buffer, qos: number, messageId: number | undefined): void {
+function add(out: Candidate[], topic: string, payload: string | Buffer, qos: number, messageId: number | undefined, retain: boolean): void {
   if (!topic.startsWith('areas/')) return;
-  out.push({ area: topic.slice('areas/'.length), payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos, messageId });
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  out.push({ area: topic.slice('areas/'.length), payload: bytes, qos, messageId, clearsRetained: retain && bytes.length === 0 });
 }

@@ -144,11 +144,14 @@ export async function runMqttCase(env: FuzzEnv, c: MqttCase): Promise<MqttOutcom
 async function waitAnswered(pipe: Pipe, ref: Reference, sync: boolean): Promise<void> {
   const want = (cmd: Packet['cmd']): number => ref.packets.filter((p) => p.cmd === cmd).length;
   const qos1 = ref.packets.filter((p) => p.cmd === 'publish' && p.qos === 1).length;
+  const qos2 = ref.packets.filter((p) => p.cmd === 'publish' && p.qos === 2).length;
   const answered = (): boolean =>
     pipe.count('connack') >= want('connect') &&
     pipe.count('suback') >= want('subscribe') &&
     pipe.count('unsuback') >= want('unsubscribe') &&
     pipe.count('puback') >= qos1 &&
+    pipe.count('pubrec') >= qos2 &&
+    pipe.count('pubcomp') >= want('pubrel') &&
     pipe.count('pingresp') >= want('pingreq') + (sync ? 1 : 0);
   const done = (): boolean => pipe.closed || pipe.parseError !== undefined || (!ref.clientDisconnects && ref.mustClose === undefined && answered());
   await until('the engine answered or closed', done, 5000, POLL_MS).catch(() => undefined);
@@ -189,6 +192,8 @@ function checkAnsweredOnce(o: MqttOutcome, where: string): void {
   expect(got('suback'), `a SUBACK per SUBSCRIBE (${where})`).toBe(sent((p) => p.cmd === 'subscribe'));
   expect(got('unsuback'), `an UNSUBACK per UNSUBSCRIBE (${where})`).toBe(sent((p) => p.cmd === 'unsubscribe'));
   expect(got('puback'), `a PUBACK per QoS 1 PUBLISH (${where})`).toBe(sent((p) => p.cmd === 'publish' && p.qos === 1));
+  expect(got('pubrec'), `a PUBREC per QoS 2 PUBLISH (${where})`).toBe(sent((p) => p.cmd === 'publish' && p.qos === 2));
+  expect(got('pubcomp'), `a PUBCOMP per PUBREL (${where})`).toBe(sent((p) => p.cmd === 'pubrel'));
   for (const ack of o.packets) {
     if (ack.cmd !== 'suback') continue;
     const subs = o.ref.packets.filter((p) => p.cmd === 'subscribe' && p.messageId === ack.messageId);
@@ -204,12 +209,15 @@ function checkCodes(p: Packet, version: 4 | 5, where: string): void {
       else expect(V4_CONNACK.has(p.returnCode ?? -1), `3.1.1 CONNACK ${p.returnCode} (${where})`).toBe(true);
       return;
     case 'suback':
-      for (const g of p.granted as number[]) expect(ok(g, [1, 0x80]), `SUBACK 0x${g.toString(16)} (${where})`).toBe(true);
+      for (const g of p.granted as number[]) expect(ok(g, [1, 2, 0x80]), `SUBACK 0x${g.toString(16)} (${where})`).toBe(true);
       return;
     case 'unsuback':
       for (const g of p.granted ?? []) expect(ok(g), `UNSUBACK 0x${g.toString(16)} (${where})`).toBe(true);
       return;
     case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
     case 'disconnect':
       expect(ok(p.reasonCode), `${p.cmd} 0x${p.reasonCode?.toString(16)} (${where})`).toBe(true);
       return;
@@ -228,10 +236,11 @@ function checkCodes(p: Packet, version: 4 | 5, where: string): void {
 function checkStored(o: MqttOutcome, where: string): void {
   const all = candidates(o.ref);
   const unique = (id: number): Candidate | undefined => {
-    const same = all.filter((c) => c.qos === 1 && c.messageId === id);
+    const same = all.filter((c) => c.qos > 0 && c.messageId === id);
     return same.length === 1 ? same[0] : undefined;
   };
-  const acks = o.packets.flatMap((p) => (p.cmd === 'puback' ? [{ c: unique(p.messageId!), code: p.reasonCode ?? 0 }] : []));
+  // PUBACK answers QoS 1, PUBREC QoS 2: either says stored (0x00) or not.
+  const acks = o.packets.flatMap((p) => (p.cmd === 'puback' || p.cmd === 'pubrec' ? [{ c: unique(p.messageId!), code: p.reasonCode ?? 0 }] : []));
   const refused = new Set(acks.filter((a) => a.code !== 0 && a.c !== undefined).map((a) => a.c!));
   for (const [area, records] of o.stored) {
     const pool = all.filter((c) => c.area === area && !refused.has(c));
@@ -243,7 +252,7 @@ function checkStored(o: MqttOutcome, where: string): void {
     }
   }
   for (const a of acks) {
-    if (a.code !== 0 || a.c === undefined) continue;
+    if (a.code !== 0 || a.c === undefined || a.c.clearsRetained) continue;
     const stored = o.stored.get(a.c.area) ?? [];
     expect(stored.some((r) => a.c!.payload.equals(Buffer.from(r.payload))), `PUBACK 0x00 for ${a.c.area} but nothing stored (${where})`).toBe(true);
   }

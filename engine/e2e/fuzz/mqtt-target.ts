@@ -51,15 +51,15 @@ function publishArb(version: 4 | 5, id: number): fc.Arbitrary<Packet> {
     },
     { requiredKeys: [] },
   );
-  return fc.record({ topic: topicArb, payload: payloadArb, qos: fc.constantFrom(0, 1, 1), retain: fc.nat(7).map((n) => n === 0), properties: props }).map(
+  return fc.record({ topic: topicArb, payload: payloadArb, qos: fc.constantFrom(0, 1, 1, 2), retain: fc.nat(7).map((n) => n === 0), properties: props }).map(
     ({ topic, payload, qos, retain, properties }): Packet => ({
       cmd: 'publish',
       topic,
       payload,
-      qos: qos as 0 | 1,
+      qos: qos as 0 | 1 | 2,
       dup: false,
       retain,
-      ...(qos === 1 && { messageId: id }),
+      ...(qos > 0 && { messageId: id }),
       ...(version === 5 && { properties }),
     }),
   );
@@ -81,6 +81,8 @@ function packetArb(version: 4 | 5, id: number): fc.Arbitrary<Packet> {
     { weight: 4, arbitrary: publishArb(version, id) },
     { weight: 2, arbitrary: subscribeArb(version, id) },
     { weight: 1, arbitrary: fc.constant<Packet>({ cmd: 'puback', messageId: id }) },
+    // A PUBREL for an earlier QoS 2 PUBLISH (ids are packet indexes) or for none at all.
+    { weight: 1, arbitrary: fc.nat(id).map((rid): Packet => ({ cmd: 'pubrel', messageId: Math.max(1, rid) })) },
     { weight: 1, arbitrary: fc.array(topicArb, { minLength: 1, maxLength: 2 }).map((unsubscriptions): Packet => ({ cmd: 'unsubscribe', messageId: id, unsubscriptions })) },
     { weight: 1, arbitrary: fc.constant<Packet>({ cmd: 'pingreq' }) },
   );
@@ -98,7 +100,7 @@ function connectArb(version: 4 | 5, clientId: string): fc.Arbitrary<Packet> {
     },
     { requiredKeys: [] },
   );
-  const will = fc.record({ topic: topicArb, payload: payloadArb, qos: fc.constantFrom(0, 1), retain: fc.boolean() });
+  const will = fc.record({ topic: topicArb, payload: payloadArb, qos: fc.constantFrom(0, 1, 2), retain: fc.boolean() });
   return fc.record({ clean: fc.boolean(), keepalive: fc.constantFrom(0, 5, 30, 600, 65535), properties: props, will: rarely(will, 5) }).map(
     ({ clean, keepalive, properties, will: w }): Packet => ({
       cmd: 'connect',
@@ -107,7 +109,7 @@ function connectArb(version: 4 | 5, clientId: string): fc.Arbitrary<Packet> {
       clientId,
       clean,
       keepalive,
-      ...(w !== null && { will: { topic: w.topic, payload: w.payload, qos: w.qos as 0 | 1, retain: w.retain } }),
+      ...(w !== null && { will: { topic: w.topic, payload: w.payload, qos: w.qos as 0 | 1 | 2, retain: w.retain } }),
       ...(version === 5 && { properties }),
     }),
   );

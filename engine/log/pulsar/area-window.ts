@@ -82,7 +82,7 @@ export class AreaWindow {
       if (prev && (ttl <= 0 || m.time - prev.time <= ttl)) return { record: tombstone(offset, m.time), tombstone: true, duplicateOf: prev.offset };
       this.idem.set(m.idempotencyKey, { offset, time: m.time });
     }
-    return { record: { offset, time: m.time, expiresAt: m.expiresAt, contentType: m.contentType, payload: m.payload }, tombstone: false };
+    return { record: { offset, time: m.time, expiresAt: m.expiresAt, contentType: m.contentType, payload: m.payload, ...(m.headers !== undefined && { headers: m.headers }) }, tombstone: false };
   }
 
   /** Appends the record numbered head + 1 (or the first one this process numbers). */

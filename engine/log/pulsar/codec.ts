@@ -7,6 +7,7 @@
  *   abe-time          accept time (ms)    abe-fence      random id (fence)
  *   abe-expires-at    ms, absent = never   abe-anchor, abe-anchor-count, abe-epoch (checkpoint, genesis)
  *   abe-idempotency-key                    
+ *   abe-headers       MQTT 5 publish properties (base64 msgpack, ../headers.ts)
  *   abe-seq, abe-producer  engine producer sequence and name (the WebSocket API does not say
  *                     who produced a message, so the name travels as a property)
  *   abe-anchor/-count/abe-epoch  "message ledger:entry:batch had count N in epoch E"
@@ -20,7 +21,8 @@
 import { createHash } from 'node:crypto';
 import { unpack } from 'msgpackr';
 import type { Message, ProducerMessage } from './client-api.ts';
-import type { AppendRequest, ContentType } from '../types.ts';
+import { emptyHeaders, packHeaders, unpackHeaders } from '../headers.ts';
+import type { AppendRequest, ContentType, RecordHeaders } from '../types.ts';
 import { parseIdKey } from './message-id.ts';
 
 export const PROP = {
@@ -30,6 +32,7 @@ export const PROP = {
   time: 'abe-time',
   expiresAt: 'abe-expires-at',
   idempotencyKey: 'abe-idempotency-key',
+  headers: 'abe-headers',
   seq: 'abe-seq',
   producer: 'abe-producer',
   anchor: 'abe-anchor',
@@ -63,6 +66,7 @@ export interface DataMessage {
   readonly expiresAt: number;
   readonly contentType: ContentType;
   readonly payload: Uint8Array;
+  readonly headers?: RecordHeaders;
   readonly idempotencyKey?: string;
   /** Set on engine-produced messages: the producer's sequence, ordered per producer name. */
   readonly seq?: number;
@@ -155,7 +159,9 @@ export function decodeMessage(msg: Message): Decoded {
       return bad('invalid_payload', `payload is not valid ${ct}`);
     }
   }
-  return { ...base, time, expiresAt, contentType: ct as ContentType, payload };
+  const rawHeaders = props[PROP.headers];
+  const headers = rawHeaders === undefined ? undefined : unpackHeaders(Buffer.from(rawHeaders, 'base64'));
+  return { ...base, time, expiresAt, contentType: ct as ContentType, payload, ...(headers !== undefined && { headers }) };
 }
 
 export function dataMessage(req: AppendRequest, producer: string, seq: number, anchor: Anchor | undefined): ProducerMessage {
@@ -168,6 +174,7 @@ export function dataMessage(req: AppendRequest, producer: string, seq: number, a
   };
   if (req.expiresAt !== 0) properties[PROP.expiresAt] = String(req.expiresAt);
   if (req.idempotencyKey !== undefined) properties[PROP.idempotencyKey] = wireIdempotencyKey(req.idempotencyKey);
+  if (!emptyHeaders(req.headers)) properties[PROP.headers] = packHeaders(req.headers!).toString('base64');
   return { data: Buffer.from(req.payload.buffer, req.payload.byteOffset, req.payload.byteLength), properties, sequenceId: seq, eventTimestamp: req.time };
 }
 

@@ -68,7 +68,7 @@ export function replay(req: ReplayRequest): Promise<LogRecord[]> {
       if (count === req.entry.offset && idKey(parts) !== req.entry.key) return finish(new ReplayGap(req.entry));
       if (count < req.from) return;
       if (req.isTombstone(count) || d.deadLetter !== undefined) out.push(tombstone(count, d.time));
-      else out.push({ offset: count, time: d.time, expiresAt: d.expiresAt, contentType: d.contentType, payload: d.payload });
+      else out.push({ offset: count, time: d.time, expiresAt: d.expiresAt, contentType: d.contentType, payload: d.payload, ...(d.headers !== undefined && { headers: d.headers }) });
       if (count >= req.to) finish();
     };
     arm();

@@ -3,13 +3,14 @@
  * (framer -> mqtt-packet parser -> dispatcher), control packets out, QoS 1 flow control for the
  * area cursors' writes, and one teardown path that persists the session.
  */
-import { generate, parser as createParser, type Packet } from 'mqtt-packet';
+import { generate, parser as createParser, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { WRITE_DROPPED, WRITE_OK } from '../../areas/subscriber.ts';
 import type { Principal } from '../../auth/types.ts';
 import { MQTT_CLOSE, MQTT_REASON, type CloseReason, type MqttReason } from '../../errors.ts';
 import type { StoredSession } from '../../sessions/types.ts';
 import type { MqttContext } from './context.ts';
 import { packetIdOf, withDup, type MqttVersion } from './encoders.ts';
+import { expiryPatched } from './publish-frame.ts';
 import { PacketFramer } from './framer.ts';
 import { checkpoint, InFlight } from './inflight.ts';
 import { hasProperties, propertyViolation } from './properties.ts';
@@ -22,8 +23,13 @@ export interface Will {
   readonly area: string;
   readonly payload: Buffer;
   readonly retain: boolean;
+  readonly qos: 0 | 1 | 2;
+  /** 5.0 Will Properties (User Properties, Response Topic... forwarded like a PUBLISH's). */
+  readonly properties: NonNullable<NonNullable<IConnectPacket['will']>['properties']> | undefined;
   readonly contentType?: string;
   readonly ttlSeconds: number;
+  /** Will Delay Interval (5.0), seconds. */
+  readonly delaySeconds: number;
 }
 
 /** The packet handler (dispatch.ts), injected to keep the import graph one-way. */
@@ -35,6 +41,8 @@ export type GoneHook = (conn: MqttConnection) => void;
 const PRE_CONNECT_MAX_PACKET = 65_536;
 
 let nextId = 1;
+/** Order in which CONNECT packets arrived in this process (the takeover race, handlers/connect.ts). */
+let connectSeq = 0;
 
 export class MqttConnection {
   readonly id = nextId++;
@@ -48,6 +56,15 @@ export class MqttConnection {
   readonly openedAt: number;
   /** The client's Maximum Packet Size (5.0); larger messages are skipped, not sent. */
   clientMaxPacket = Infinity;
+  /** Subscriptions use the lean formats: no engine-added properties (Maximum Packet Size too small for them). */
+  lean = false;
+  /** When its CONNECT arrived, in this process's order (0 before): an older CONNECT never takes over a newer one. */
+  connectOrder = 0;
+  /**
+   * QoS 2 PUBLISH received, by packet id, until PUBREL: the outcome of the first one, so a resend
+   * (DUP) is answered with the same PUBREC and appends nothing [MQTT-4.3.3-10].
+   */
+  readonly qos2Received = new Map<number, Promise<MqttReason>>();
   /** Session expiry (s) after the engine's cap; 0 = the session ends with the connection. */
   expirySeconds = 0;
   will: Will | undefined;
@@ -81,6 +98,7 @@ export class MqttConnection {
   private raw: Buffer | undefined;
   private tornDown = false;
   private resuming = false;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
   private rotate = 0;
 
   constructor(
@@ -121,7 +139,10 @@ export class MqttConnection {
 
   private onRawPacket(raw: Buffer): boolean {
     this.lastPacketAt = this.ctx.now();
-    if (this.state === 'new' && !this.checkConnectHeader(raw)) return false;
+    if (this.state === 'new') {
+      if (!this.checkConnectHeader(raw)) return false;
+      this.connectOrder = ++connectSeq;
+    }
     this.raw = raw;
     this.parser.parse(raw);
     this.raw = undefined;
@@ -178,8 +199,8 @@ export class MqttConnection {
     this.transport.write(generate(packet, { protocolVersion: this.version }));
   }
 
-  /** Called by MqttSubscription.write: one pre-encoded PUBLISH from the area cursor. */
-  writeMessage(sub: MqttSubscription, frame: Uint8Array): number {
+  /** Called by MqttSubscription.write: the pre-encoded PUBLISH of `offset` from the area cursor. */
+  writeMessage(sub: MqttSubscription, frame: Uint8Array, offset: number): number {
     if (this.state !== 'connected') return WRITE_DROPPED;
     if (this.transport.buffered() > this.ctx.settings.maxBackpressureBytes) return WRITE_DROPPED;
     this.dirty = true;
@@ -188,13 +209,18 @@ export class MqttConnection {
       this.ctx.metrics.oversizeSkipped.inc();
       return WRITE_OK;
     }
-    if (sub.qos === 0) return this.transport.write(frame);
-    const offset = this.ctx.areas.cursors.sent[sub.slot] + 1;
+    let out = frame;
+    if (this.version === 5 && sub.cursor !== undefined) {
+      // A ring frame sent later than it was encoded (catch-up) carries the seconds left [MQTT-3.3.2-6].
+      const expiresAt = sub.cursor.expiresAtOf(offset);
+      if (expiresAt !== 0) out = expiryPatched(frame, expiresAt, this.ctx.now());
+    }
+    if (sub.qos === 0) return this.transport.write(out);
     const id = packetIdOf(offset);
     // Full window, or the shared packet id is taken by another area's message: wait in the ring.
     if (this.inflight.full || this.inflight.has(id)) return WRITE_DROPPED;
     this.inflight.add(id, sub, offset);
-    return this.transport.write(offset <= sub.dupUpTo ? withDup(frame) : frame);
+    return this.transport.write(offset <= sub.dupUpTo ? withDup(out) : out);
   }
 
   /** A PUBACK freed the window or the socket drained: let waiting subscriptions catch up, fairly. */
@@ -209,7 +235,7 @@ export class MqttConnection {
         if (this.closed || this.transport.buffered() > budget) break;
         const s = list[(this.rotate + k) % n];
         if (!s.paused || !s.started || s.detached || s.cursor === undefined) continue;
-        if (s.qos === 1 && this.inflight.full) continue;
+        if (s.qos !== 0 && this.inflight.full) continue;
         s.paused = false;
         s.cursor.resume(s.slot, s);
       }
@@ -234,17 +260,26 @@ export class MqttConnection {
 
   /** The session as it stands (read BEFORE detaching: the slots hold the positions). */
   snapshot(now: number): StoredSession {
-    const vc = this.ctx.areas.cursors;
     const subscriptions = [];
     for (const s of this.subs.values()) {
       if (s.slot >= 0 && !s.detached) {
-        const cp = checkpoint(s.qos, vc.acked[s.slot], vc.sent[s.slot], s.dupUpTo);
-        subscriptions.push({ area: s.area, qos: s.qos, epoch: s.epoch, acked: cp.acked, sent: cp.sent });
+        const pos = s.cursor!.positionOf(s.slot);
+        const cp = checkpoint(s.qos, pos.acked, pos.sent, s.dupUpTo);
+        subscriptions.push({ area: s.area, qos: s.qos, nl: s.options.nl, rap: s.options.rap, epoch: s.epoch, acked: cp.acked, sent: cp.sent });
       } else if (s.stored !== undefined) {
         subscriptions.push(s.stored);
       }
     }
-    return { version: this.version, expirySeconds: this.expirySeconds, expiresAt: now + this.expirySeconds * 1000, subscriptions };
+    const qos2Received = [...this.qos2Received.keys()];
+    const qos2Releasing = this.inflight.releasing;
+    return {
+      version: this.version,
+      expirySeconds: this.expirySeconds,
+      expiresAt: now + this.expirySeconds * 1000,
+      subscriptions,
+      ...(qos2Received.length > 0 && { qos2Received }),
+      ...(qos2Releasing.length > 0 && { qos2Releasing: [...qos2Releasing] }),
+    };
   }
 
   /** Writes the session (persistent sessions only). */
@@ -289,6 +324,24 @@ export class MqttConnection {
   connected(): void {
     this.state = 'connected';
     this.framer.maxPacket = this.ctx.settings.maxPacketBytes;
+    if (this.keepaliveMs > 0) this.armKeepalive(this.keepaliveMs * 1.5);
+  }
+
+  /**
+   * [MQTT-3.1.2-22]: nothing received for 1.5 x Keep Alive closes the connection, to the
+   * millisecond rather than to the next sweep. One timer per connection, re-armed only when it
+   * fires (a packet just updates lastPacketAt): at most one timer callback per 1.5 x Keep Alive.
+   */
+  private armKeepalive(inMs: number): void {
+    this.keepaliveTimer = setTimeout(() => {
+      this.keepaliveTimer = undefined;
+      if (this.closed) return;
+      const limit = this.keepaliveMs * 1.5;
+      const idle = this.ctx.now() - this.lastPacketAt;
+      if (idle >= limit) return this.disconnect('keep_alive_timeout', `nothing received for ${idle} ms (keepalive ${this.keepaliveMs / 1000} s)`);
+      this.armKeepalive(limit - idle);
+    }, Math.max(1, Math.ceil(inMs)));
+    this.keepaliveTimer.unref();
   }
 
   /** CONNACK with a refusal code (counted as bad input), then close. */
@@ -345,6 +398,7 @@ export class MqttConnection {
     this.state = 'closed';
     if (this.tornDown) return;
     this.tornDown = true;
+    if (this.keepaliveTimer !== undefined) clearTimeout(this.keepaliveTimer);
     this.queue.length = 0;
     this.onGone(this);
     for (const s of [...this.subs.values()]) this.detach(s);

@@ -62,4 +62,6 @@ export interface MqttContext {
   readonly connectionCount: () => number;
   /** Connect rate and flapping bans (../shared/admission.ts). */
   readonly admission: Admission;
+  /** Wills waiting for their Will Delay Interval, by client id (session-gone.ts). */
+  readonly delayedWills: Map<string, { readonly timer: NodeJS.Timeout; readonly publish: () => void }>;
 }

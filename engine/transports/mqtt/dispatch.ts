@@ -9,17 +9,23 @@ import type { MqttContext } from './context.ts';
 import { handleConnect } from './handlers/connect.ts';
 import { handleDisconnect } from './handlers/disconnect.ts';
 import { handlePuback } from './handlers/puback.ts';
+import { handlePubcomp } from './handlers/pubcomp.ts';
+import { handlePubrec } from './handlers/pubrec.ts';
+import { handlePubrel } from './handlers/pubrel.ts';
 import { handlePublish } from './handlers/publish.ts';
 import { handleSubscribe } from './handlers/subscribe.ts';
 import { handleUnsubscribe } from './handlers/unsubscribe.ts';
 import { overRate } from './rate.ts';
+
+const ACK_FLOW: Readonly<Partial<Record<Packet['cmd'], true>>> = { puback: true, pubrec: true, pubrel: true, pubcomp: true };
 
 /** Packets held while CONNECT is being authenticated. */
 const MAX_QUEUED = 64;
 
 export function dispatchPacket(ctx: MqttContext, conn: MqttConnection, p: Packet): void {
   if (conn.closed) return;
-  if (p.cmd !== 'puback' && !(p.cmd === 'publish' && p.qos === 1) && overRate(ctx, conn)) return;
+  // Acknowledgements and QoS 1/2 publishes are bounded by the windows (Receive Maximum both ways), not the rate.
+  if (!ACK_FLOW[p.cmd] && !(p.cmd === 'publish' && p.qos > 0) && overRate(ctx, conn)) return;
   if (conn.state === 'new') {
     if (p.cmd !== 'connect') return conn.fail('protocol_error', `first packet is ${p.cmd}, not connect`);
     conn.state = 'connecting';
@@ -46,6 +52,12 @@ function route(ctx: MqttContext, conn: MqttConnection, p: Packet): void {
       return handlePublish(ctx, conn, p);
     case 'puback':
       return handlePuback(ctx, conn, p);
+    case 'pubrec':
+      return handlePubrec(ctx, conn, p);
+    case 'pubrel':
+      return handlePubrel(ctx, conn, p);
+    case 'pubcomp':
+      return handlePubcomp(ctx, conn, p);
     case 'subscribe':
       handleSubscribe(ctx, conn, p).catch((err: unknown) => {
         ctx.logger.error({ err, conn: conn.id }, 'mqtt subscribe handler failed');
@@ -63,7 +75,7 @@ function route(ctx: MqttContext, conn: MqttConnection, p: Packet): void {
     case 'auth':
       return conn.fail('protocol_error', 'AUTH without enhanced authentication');
     default:
-      // QoS 2 flow packets (the engine never grants QoS 2) and server-to-client packet types.
+      // Server-to-client packet types.
       return conn.fail('protocol_error', `unexpected ${p.cmd}`);
   }
 }

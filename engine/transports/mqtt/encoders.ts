@@ -1,92 +1,69 @@
 /**
- * PUBLISH packets for the area ring, encoded ONCE per message per format [DESIGN "Encode once"]:
- * four formats (3.1.1 / 5.0 x QoS 0 / 1), each shared by every subscriber of that format.
+ * PUBLISH packets for the area ring, encoded ONCE per message per format [DESIGN "Encode once"],
+ * each shared by every subscriber of that format. A format is everything that makes the bytes
+ * differ between subscribers, decided at SUBSCRIBE time, never per message:
+ *   3.1.1: QoS 0 / 1 / 2                      (3 formats)
+ *   5.0:   QoS x Retain As Published x lean   (12 formats)
+ * All are lazy: nothing is encoded for a format until a subscriber of it attaches.
  *
  * Shared bytes need a shared packet identifier: it is derived from the offset,
- * (offset % 65535) + 1, so every QoS 1 subscriber sees the same id for the same message; a
+ * (offset % 65535) + 1, so every QoS 1/2 subscriber sees the same id for the same message; a
  * connection that already has that id in flight (another area's message) waits (see inflight.ts).
  *
- * MQTT 5 extras: user properties `offset` and `time` (accept time, ms), Content Type and Payload
- * Format Indicator from the publish's content type, and Message Expiry Interval from its
- * expiry: seconds remaining AT ENCODE TIME (the bytes are shared, so a message replayed later
- * carries the interval it had when first encoded; expired messages are never sent at all).
+ * MQTT 5: the publisher's properties as sent [MQTT-3.3.2-15..20] (publish-frame.ts), plus, unless
+ * lean, user properties `offset` and `time` (accept time, ms) and a Content Type the log knows.
+ * Live forwards carry RETAIN=0 [MQTT-3.3.1-12], or the publisher's RETAIN for Retain As
+ * Published subscriptions [MQTT-3.3.1-13]; 3.1.1 always 0 [MQTT-3.3.1-9].
  */
-import { generate, type IPublishPacket } from 'mqtt-packet';
 import type { FormatTable, MessageEncoder } from '../../areas/encoding.ts';
-import type { ContentType, LogRecord } from '../../log/types.ts';
-import { topicOf } from './topics.ts';
+import type { LogRecord } from '../../log/types.ts';
+import { encodePublish, type MqttVersion, type Qos } from './publish-frame.ts';
 
-export type MqttVersion = 4 | 5;
-export type Qos = 0 | 1;
+export { CONTENT_TYPES, encodePublish, packetIdOf, withDup, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
-export const CONTENT_TYPES: Readonly<Record<ContentType, string>> = {
-  json: 'application/json',
-  msgpack: 'application/msgpack',
-  binary: 'application/octet-stream',
-};
-
-/** The packet identifier of an offset's PUBLISH (1..65535). */
-export function packetIdOf(offset: number): number {
-  return (offset % 65535) + 1;
+/** What decides a subscriber's PUBLISH bytes. `rap` and `lean` are ignored for 3.1.1. */
+export interface MqttFormatKey {
+  readonly version: MqttVersion;
+  readonly qos: Qos;
+  /** Retain As Published [MQTT-3.3.1-13]. */
+  readonly rap: boolean;
+  /** No engine-added properties (publish-frame.ts). */
+  readonly lean: boolean;
 }
 
-/** The fields of a record a PUBLISH carries (a LogRecord or a retained message). */
-export type PublishSource = Pick<LogRecord, 'offset' | 'time' | 'expiresAt' | 'contentType' | 'payload'>;
-
-export function encodePublish(area: string, r: PublishSource, version: MqttVersion, qos: Qos, retain: boolean, now: number = Date.now()): Buffer {
-  const packet: IPublishPacket = {
-    cmd: 'publish',
-    topic: topicOf(area),
-    payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength),
-    qos,
-    dup: false,
-    retain,
-  };
-  if (qos === 1) packet.messageId = packetIdOf(r.offset);
-  if (version === 5) {
-    packet.properties = {
-      userProperties: { offset: String(r.offset), time: String(r.time) },
-      contentType: CONTENT_TYPES[r.contentType],
-      ...(r.contentType === 'json' && { payloadFormatIndicator: true }),
-      ...(r.expiresAt !== 0 && { messageExpiryInterval: Math.max(1, Math.ceil((r.expiresAt - now) / 1000)) }),
-    };
-  }
-  return generate(packet, { protocolVersion: version });
-}
-
-export function mqttEncoder(version: MqttVersion, qos: Qos): MessageEncoder {
+export function mqttEncoder(key: MqttFormatKey): MessageEncoder {
+  const v5 = key.version === 5;
+  const name = `mqtt-v${v5 ? '5' : '3.1.1'}-qos${key.qos}${v5 && key.rap ? '-rap' : ''}${v5 && key.lean ? '-lean' : ''}`;
   return {
-    name: `mqtt-v${version === 4 ? '3.1.1' : '5'}-qos${qos}`,
-    encode: (area: string, r: LogRecord) => encodePublish(area, r, version, qos, false),
+    name,
+    encode: (area: string, r: LogRecord) =>
+      encodePublish(area, r, { version: key.version, qos: key.qos, retain: v5 && key.rap && r.headers?.retain === true, lean: v5 && key.lean }),
   };
 }
 
-/** A copy with DUP=1 (resends after a session resume [MQTT-4.4.0-1]; the shared bytes stay untouched). */
-export function withDup(frame: Uint8Array): Buffer {
-  const copy = Buffer.from(frame);
-  copy[0] |= 0x08;
-  return copy;
-}
-
-/** FormatTable indices of the four MQTT formats. */
+/** FormatTable indices of the MQTT formats. */
 export interface MqttFormats {
-  format(version: MqttVersion, qos: Qos): number;
+  /** The format of a subscriber; activates it (encoded from now on). */
+  format(key: MqttFormatKey): number;
 }
 
-/**
- * Registers the four formats as lazy: nothing is encoded for them until the first subscriber
- * of a format activates it, so an engine without MQTT subscribers pays nothing.
- */
+function indexOf(key: MqttFormatKey): number {
+  if (key.version === 4) return key.qos;
+  return 3 + key.qos * 4 + (key.rap ? 2 : 0) + (key.lean ? 1 : 0);
+}
+
+/** Registers every format as lazy: an engine without MQTT subscribers pays nothing for them. */
 export function registerMqttFormats(table: FormatTable): MqttFormats {
-  const ids = [
-    table.add(mqttEncoder(4, 0), { lazy: true }),
-    table.add(mqttEncoder(4, 1), { lazy: true }),
-    table.add(mqttEncoder(5, 0), { lazy: true }),
-    table.add(mqttEncoder(5, 1), { lazy: true }),
-  ];
+  const ids: number[] = [];
+  for (const qos of [0, 1, 2] as const) ids[indexOf({ version: 4, qos, rap: false, lean: false })] = table.add(mqttEncoder({ version: 4, qos, rap: false, lean: false }), { lazy: true });
+  for (const qos of [0, 1, 2] as const) {
+    for (const rap of [false, true]) {
+      for (const lean of [false, true]) ids[indexOf({ version: 5, qos, rap, lean })] = table.add(mqttEncoder({ version: 5, qos, rap, lean }), { lazy: true });
+    }
+  }
   return {
-    format(version: MqttVersion, qos: Qos): number {
-      const f = ids[(version === 5 ? 2 : 0) + qos];
+    format(key: MqttFormatKey): number {
+      const f = ids[indexOf(key)];
       table.activate(f);
       return f;
     },

@@ -1,7 +1,8 @@
 /**
  * The MQTT listeners: TCP (node `net`, --mqtt-port) and WebSocket on the HTTP port at `/mqtt`
  * (subprotocol `mqtt`), both feeding the same MqttConnection. Also the periodic sweep
- * (keepalive at 1.5x, token expiry, drained sockets, session checkpoints, session expiry).
+ * (token expiry, drained sockets, session checkpoints, session expiry; keepalive has its own timer
+ * per connection, see MqttConnection.armKeepalive).
  */
 import { createServer, type Server } from 'node:net';
 import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
@@ -19,7 +20,7 @@ import { MqttConnection } from './connection.ts';
 import type { MqttContext, MqttMetrics, MqttSettings } from './context.ts';
 import { dispatchPacket } from './dispatch.ts';
 import type { MqttFormats } from './encoders.ts';
-import { sessionGone } from './session-gone.ts';
+import { flushDelayedWills, sessionGone } from './session-gone.ts';
 import { TcpTransport, WsTransport, type MqttTransport, type MqttWsUserData } from './transport.ts';
 
 export interface MqttDeps {
@@ -61,7 +62,7 @@ const REFRESH_IDLE_SESSION_MS = 60_000;
 
 export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: MqttSettings, listen: { host: string; port: number }): Promise<MqttEndpoint> {
   const connections = new Set<MqttConnection>();
-  const ctx: MqttContext = { ...deps, settings, live: new Map(), connectionCount: () => connections.size + deps.otherConnections() };
+  const ctx: MqttContext = { ...deps, settings, live: new Map(), delayedWills: new Map(), connectionCount: () => connections.size + deps.otherConnections() };
   let accepting = true;
   const open = (transport: MqttTransport): MqttConnection => {
     const conn = new MqttConnection(ctx, transport, (c, p) => dispatchPacket(ctx, c, p), (c) => sessionGone(ctx, c));
@@ -153,6 +154,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
       server.close();
       deps.logger.info({ connections: connections.size, reason: 'server_shutting_down' }, 'shutdown: DISCONNECT 0x8B to every mqtt connection');
       for (const conn of [...connections]) conn.disconnect('server_shutting_down', 'engine shutting down');
+      flushDelayedWills(ctx);
     },
     async close(): Promise<void> {
       await deps.sessions.flush();
@@ -166,9 +168,6 @@ function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number, checkpoin
   if (conn.state !== 'connected') {
     if (now - conn.openedAt > ctx.settings.connectTimeoutMs) conn.fail('protocol_error', `no CONNACK-able CONNECT within ${ctx.settings.connectTimeoutMs} ms`);
     return;
-  }
-  if (conn.keepaliveMs > 0 && now - conn.lastPacketAt > conn.keepaliveMs * 1.5) {
-    return conn.disconnect('keep_alive_timeout', `nothing received for ${now - conn.lastPacketAt} ms (keepalive ${conn.keepaliveMs / 1000} s)`);
   }
   const expiresAt = conn.principal?.expiresAt ?? 0;
   if (expiresAt !== 0 && now >= expiresAt) return conn.disconnect('maximum_connect_time', 'token expired');

@@ -8,8 +8,10 @@
  * subscribers always get the payload bytes unchanged.
  */
 import { isEngineError, type MqttReason } from '../../errors.ts';
-import type { ContentType } from '../../log/types.ts';
+import type { IPublishPacket } from 'mqtt-packet';
+import type { ContentType, RecordHeaders } from '../../log/types.ts';
 import { isJson, isMsgpack, isUtf8 } from '../shared/payload.ts';
+import type { MqttConnection } from './connection.ts';
 import type { MqttContext } from './context.ts';
 
 /** The log content type of an MQTT payload, or undefined when it contradicts its declared format. */
@@ -28,6 +30,36 @@ export interface ClientPublish {
   readonly contentType: ContentType;
   readonly ttlSeconds: number;
   readonly retain: boolean;
+  readonly headers: RecordHeaders;
+}
+
+type PublishProperties = NonNullable<IPublishPacket['properties']>;
+
+/**
+ * What the log keeps of an MQTT publish for its subscribers: who published (No Local), RETAIN
+ * (Retain As Published), QoS (retained delivery), and the 5.0 properties a receiver must get
+ * unaltered: User Properties [MQTT-3.3.2-17], Response Topic [MQTT-3.3.2-15], Correlation Data
+ * [MQTT-3.3.2-16], Content Type [MQTT-3.3.2-20], Payload Format Indicator [MQTT-3.3.2-4].
+ * User Properties come from mqtt-packet as an object (one key, or an array per repeated name):
+ * names keep their first-seen order and their values their order.
+ */
+export function headersOf(conn: MqttConnection, qos: 0 | 1 | 2, retain: boolean, props: PublishProperties | undefined): RecordHeaders {
+  const h: { -readonly [K in keyof RecordHeaders]: RecordHeaders[K] } = { origin: conn.clientId, qos };
+  if (retain) h.retain = true;
+  if (props === undefined) return h;
+  if (props.userProperties !== undefined) {
+    const list: [string, string][] = [];
+    for (const [k, v] of Object.entries(props.userProperties)) {
+      if (Array.isArray(v)) for (const x of v) list.push([k, String(x)]);
+      else list.push([k, String(v)]);
+    }
+    if (list.length > 0) h.userProperties = list;
+  }
+  if (props.responseTopic !== undefined) h.responseTopic = props.responseTopic;
+  if (props.correlationData !== undefined) h.correlationData = props.correlationData;
+  if (props.contentType !== undefined) h.contentType = props.contentType;
+  if (props.payloadFormatIndicator === true) h.utf8 = true;
+  return h;
 }
 
 /**
@@ -42,7 +74,7 @@ export async function publishFromClient(ctx: MqttContext, m: ClientPublish): Pro
       return 'success';
     }
     const time = ctx.now();
-    const res = await ctx.service.publish(m.area, { payload: m.payload, contentType: m.contentType, ttlSeconds: m.ttlSeconds });
+    const res = await ctx.service.publish(m.area, { payload: m.payload, contentType: m.contentType, ttlSeconds: m.ttlSeconds, headers: m.headers });
     if (m.retain) {
       // The accept time the log stamped, so the retained copy carries the same `time` property.
       const page = await ctx.service.history(m.area, res.offset, 1).catch(() => undefined);
@@ -53,6 +85,7 @@ export async function publishFromClient(ctx: MqttContext, m: ClientPublish): Pro
         expiresAt: rec?.expiresAt ?? (m.ttlSeconds > 0 ? time + m.ttlSeconds * 1000 : 0),
         contentType: m.contentType,
         payload: m.payload,
+        headers: m.headers,
       });
     }
     return 'success';

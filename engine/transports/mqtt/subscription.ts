@@ -1,8 +1,8 @@
 /**
- * One (connection, area) subscription: the Subscriber the area cursor writes to. A connection has
- * one per area so a write knows its area and slot without parsing the frame: the offset being
- * written is always the slot's `sent + 1` (AreaCursor's invariant: a slot gets offset N only when
- * its `sent` is N-1).
+ * One (connection, area) subscription: the Subscriber the area cursor writes to, with the MQTT
+ * Subscription Options that hold for it [MQTT-3.8.3.1]: granted QoS, No Local (skipOrigin: the
+ * cursor passes the client's own messages without writing them [MQTT-3.8.3-3]) and Retain As
+ * Published (part of its format).
  */
 import type { AreaCursor } from '../../areas/area-cursor.ts';
 import type { Subscriber } from '../../areas/subscriber.ts';
@@ -10,6 +10,15 @@ import type { CloseReason } from '../../errors.ts';
 import type { StoredSubscription } from '../../sessions/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Qos } from './encoders.ts';
+
+/** Subscription Options kept for the life of the subscription (and in the stored session). */
+export interface SubscriptionOptions {
+  readonly qos: Qos;
+  /** No Local [MQTT-3.8.3-3]. */
+  readonly nl: boolean;
+  /** Retain As Published [MQTT-3.3.1-13]. */
+  readonly rap: boolean;
+}
 
 export class MqttSubscription implements Subscriber {
   /** Virtual-cursor slot; -1 until the area cursor attached it. */
@@ -25,21 +34,26 @@ export class MqttSubscription implements Subscriber {
   started = false;
   /** While a resumed subscription is being re-attached: what the store had (kept by snapshots). */
   stored: StoredSubscription | undefined;
+  readonly qos: Qos;
+  readonly skipOrigin: string | undefined;
 
   constructor(
     readonly conn: MqttConnection,
     readonly area: string,
-    readonly qos: Qos,
-    /** FormatTable index: (protocol version, qos). */
+    readonly options: SubscriptionOptions,
+    /** FormatTable index (encoders.ts: version, qos, rap, lean). */
     readonly format: number,
-  ) {}
+  ) {
+    this.qos = options.qos;
+    this.skipOrigin = options.nl ? conn.clientId : undefined;
+  }
 
   get closed(): boolean {
     return this.detached || this.conn.closed;
   }
 
-  write(frame: Uint8Array): number {
-    return this.conn.writeMessage(this, frame);
+  write(frame: Uint8Array, offset: number): number {
+    return this.conn.writeMessage(this, frame, offset);
   }
 
   bufferedAmount(): number {

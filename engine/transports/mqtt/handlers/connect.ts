@@ -15,9 +15,17 @@ import type { MqttContext } from '../context.ts';
 import { InFlight, resumeFrom } from '../inflight.ts';
 import { MqttSubscription } from '../subscription.ts';
 import { areaOfTopic } from '../topics.ts';
+import { cancelDelayedWill } from '../session-gone.ts';
 
 /** MQTT 5 "never expires"; 3.1.1 persistent sessions ask for it implicitly. */
 const NEVER = 0xffffffff;
+/**
+ * Room for what the engine adds to a PUBLISH (`offset` and `time` User Properties, Content Type,
+ * Payload Format Indicator: under 100 bytes). A 5.0 client whose Maximum Packet Size is below
+ * --max-payload-bytes plus this gets the lean formats, without them: otherwise a small message
+ * could be discarded only because of what we added [MQTT-3.1.2-24, -25].
+ */
+const ENGINE_PROPERTY_ROOM = 128;
 
 export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: IConnectPacket): Promise<void> {
   const s = ctx.settings;
@@ -61,10 +69,18 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
     const area = areaOfTopic(p.will.topic);
     if (area === undefined) return conn.refuseConnect('topic_name_invalid', 'will topic must be areas/{area}');
     if (!principal.canPublish(area)) return conn.refuseConnect('not_authorized', `the token may not publish to ${area} (will)`);
-    if ((p.will.qos ?? 0) > 1) return conn.refuseConnect('qos_not_supported', 'will QoS 2 is not supported');
     const payload = typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : p.will.payload;
     const wp = p.will.properties ?? {};
-    conn.will = { area, payload, retain: p.will.retain === true, contentType: wp.contentType, ttlSeconds: wp.messageExpiryInterval ?? 0 };
+    conn.will = {
+      area,
+      payload,
+      retain: p.will.retain === true,
+      qos: (p.will.qos ?? 0) as 0 | 1 | 2,
+      properties: v5 ? wp : undefined,
+      contentType: wp.contentType,
+      ttlSeconds: wp.messageExpiryInterval ?? 0,
+      delaySeconds: v5 ? (wp.willDelayInterval ?? 0) : 0,
+    };
   }
 
   // Keepalive: 0 or over the maximum becomes the maximum (announced to 5.0 clients).
@@ -76,8 +92,15 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
   // Takeover: the older connection persists its session synchronously (the store's get sees it).
   const older = ctx.live.get(clientId);
   if (older !== undefined && older !== conn) {
+    // A CONNECT that arrived before the live connection's (its authentication took longer, and the
+    // client has likely given up on it) must not take over the newer one: it is the one refused.
+    if (older.connectOrder > conn.connectOrder) {
+      return conn.refuseConnect('session_taken_over', `a newer connection of client id ${clientId} is already connected`);
+    }
     older.disconnect('session_taken_over', `client id ${clientId} connected again from ${conn.transport.remoteAddress}`);
   }
+  // A reconnect within the Will Delay Interval cancels the will [MQTT-3.1.3-9].
+  cancelDelayedWill(ctx, clientId);
   const now = ctx.now();
   let stored: StoredSession | undefined = ctx.sessions.getSession(clientId);
   if (stored !== undefined && (clean || stored.expiresAt <= now)) {
@@ -91,6 +114,7 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
   conn.expirySeconds = expiry;
   conn.problemInfo = props.requestProblemInformation !== false;
   conn.clientMaxPacket = v5 && props.maximumPacketSize !== undefined ? props.maximumPacketSize : Infinity;
+  conn.lean = conn.clientMaxPacket < s.maxPayloadBytes + ENGINE_PROPERTY_ROOM;
   // A new connection starts with a full send quota [MQTT-4.9.0-1].
   conn.inflight = new InFlight(v5 ? Math.min(props.receiveMaximum ?? 65535, s.inflightWindow) : s.inflightWindow);
   ctx.live.set(clientId, conn);
@@ -102,7 +126,6 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
     ...(v5 && {
       properties: {
         receiveMaximum: s.receiveMaximum,
-        maximumQoS: 1,
         retainAvailable: true,
         maximumPacketSize: s.maxPacketBytes,
         topicAliasMaximum: 0,
@@ -123,6 +146,14 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
 /** Re-subscribes a stored session's areas from their positions; resends carry DUP=1. */
 function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSession): void {
   ctx.metrics.sessionsResumed.inc();
+  // QoS 2 state both ways [MQTT-4.4.0-1]: ids we PUBREC'd still await the client's PUBREL; ids the
+  // client PUBREC'd get our PUBREL again (before any new PUBLISH).
+  for (const id of stored.qos2Received ?? []) conn.qos2Received.set(id, Promise.resolve('success'));
+  for (const id of stored.qos2Releasing ?? []) {
+    if (conn.inflight.has(id)) continue;
+    conn.inflight.releasing.push(id);
+    conn.send({ cmd: 'pubrel', messageId: id });
+  }
   for (const st of stored.subscriptions) {
     if (!conn.principal!.canSubscribe(st.area)) {
       ctx.metrics.badInput('not_authorized').inc();
@@ -130,7 +161,8 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
       continue;
     }
     if (conn.subs.size >= ctx.settings.maxSubscriptions) break;
-    const sub = new MqttSubscription(conn, st.area, st.qos, ctx.formats.format(conn.version, st.qos));
+    const options = { qos: st.qos, nl: st.nl === true, rap: st.rap === true };
+    const sub = new MqttSubscription(conn, st.area, options, ctx.formats.format({ version: conn.version, qos: st.qos, rap: options.rap, lean: conn.lean }));
     const from = resumeFrom(st.qos, st.acked, st.sent);
     sub.stored = st;
     sub.dupUpTo = from.dupUpTo;

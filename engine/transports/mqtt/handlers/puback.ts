@@ -9,20 +9,22 @@ import type { MqttContext } from '../context.ts';
 import { overRate } from '../rate.ts';
 
 export function handlePuback(ctx: MqttContext, conn: MqttConnection, p: IPubackPacket): void {
-  if (p.messageId === undefined || !conn.inflight.ack(p.messageId)) {
+  if (p.messageId === undefined || !conn.inflight.awaiting(p.messageId) || !conn.inflight.ack(p.messageId)) {
     // Late or unknown: ignored, but counted against the packet rate (no free PUBACK floods).
     overRate(ctx, conn);
     return;
   }
+  settled(ctx, conn);
+  conn.resumePaused();
+}
+
+/** The in-flight entry conn.inflight just settled moves its subscription's ack point. */
+export function settled(ctx: MqttContext, conn: MqttConnection): void {
   const sub = conn.inflight.ackedSub!;
   const offset = conn.inflight.ackedOffset;
-  if (!sub.detached && sub.slot >= 0) {
-    const now = ctx.now();
-    if (ctx.areas.cursors.ackPosition(sub.slot, offset, now)) {
-      ctx.metrics.acks.inc();
-      sub.cursor?.ackReceived(offset, now);
-      conn.dirty = true;
-    }
+  if (sub.detached || sub.slot < 0 || sub.cursor === undefined) return;
+  if (sub.cursor.ackOwned(sub.slot, offset, ctx.now())) {
+    ctx.metrics.acks.inc();
+    conn.dirty = true;
   }
-  conn.resumePaused();
 }

@@ -1,8 +1,12 @@
 /**
- * SUBSCRIBE: `areas/{area}` only, granted QoS min(requested, 1). Failures per filter: 3.1.1 0x80;
- * 5.0 0x8F invalid filter, 0xA2 wildcard, 0x9E shared, 0x87 not allowed by the token, 0x97 over
- * --max-subscriptions, 0x80 log unavailable. After the SUBACK: the area's retained message
- * (retain flag set), then the cursor replays/delivers.
+ * SUBSCRIBE: `areas/{area}` only, granted the QoS asked for (0, 1 or 2), with its Subscription
+ * Options: No Local [MQTT-3.8.3-3], Retain As Published [MQTT-3.3.1-13], Retain Handling
+ * [MQTT-3.3.1-9..11]. Failures per filter: 3.1.1 0x80; 5.0 0x8F invalid filter, 0xA2 wildcard,
+ * 0x9E shared, 0x87 not allowed by the token, 0x97 over --max-subscriptions, 0x80 log unavailable,
+ * and 0xA1 for every filter of a SUBSCRIBE carrying a Subscription Identifier (not supported,
+ * announced in CONNACK, MQTT 5 §3.2.2.3.12: it would make the shared bytes differ per subscriber).
+ * A No Local subscription on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
+ * After the SUBACK: the area's retained message, then the cursor replays/delivers.
  */
 import type { ISubscribePacket } from 'mqtt-packet';
 import type { Since } from '../../../areas/registry.ts';
@@ -10,7 +14,7 @@ import { MQTT_REASON, type MqttReason } from '../../../errors.ts';
 import { attachSubscription } from '../attach.ts';
 import type { MqttConnection } from '../connection.ts';
 import type { MqttContext } from '../context.ts';
-import { encodePublish, type Qos } from '../encoders.ts';
+import { encodePublish, packetIdOf, type Qos } from '../encoders.ts';
 import { MqttSubscription } from '../subscription.ts';
 import { parseFilter } from '../topics.ts';
 
@@ -31,6 +35,11 @@ interface Granted {
 export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePacket): Promise<void> {
   if (p.subscriptions.length === 0) return conn.fail('protocol_error', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');
   const v5 = conn.version === 5;
+  if (v5 && p.properties?.subscriptionIdentifier !== undefined) {
+    ctx.metrics.badInput('subscription_identifiers_not_supported').inc();
+    conn.send({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map(() => MQTT_REASON.subscription_identifiers_not_supported.v5) });
+    return;
+  }
   const codes: number[] = [];
   const granted: Granted[] = [];
   const refuse = (reason: MqttReason): void => {
@@ -46,22 +55,23 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
     else if (!conn.subs.has(f.area) && conn.subs.size >= ctx.settings.maxSubscriptions) refuse('quota_exceeded');
     else {
       const area = f.area;
-      const qos: Qos = req.qos >= 1 ? 1 : 0;
+      const qos = req.qos as Qos;
+      const options = { qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
       const retainHandling = req.rh ?? 0;
       const existing = conn.subs.get(area);
       codes.push(qos);
-      if (existing !== undefined && existing.qos === qos) {
+      if (existing !== undefined && sameOptions(existing.options, options)) {
         granted.push({ sub: existing, attach: false, retainHandling, isNew: false, index: codes.length - 1 });
         continue;
       }
       let since: Since | undefined;
-      const sub = new MqttSubscription(conn, area, qos, ctx.formats.format(conn.version, qos));
+      const sub = new MqttSubscription(conn, area, options, ctx.formats.format({ version: conn.version, qos, rap: options.rap, lean: conn.lean }));
       if (existing !== undefined) {
-        // Same area, other QoS: the new subscription continues where the old one was acked.
-        if (existing.slot >= 0) {
-          const vc = ctx.areas.cursors;
-          since = { epoch: existing.epoch, offset: existing.qos === 1 ? vc.acked[existing.slot] : vc.sent[existing.slot] };
-          sub.dupUpTo = vc.sent[existing.slot];
+        // Same area, other options [MQTT-3.8.4-3]: the new subscription continues where the old one was acked.
+        if (existing.slot >= 0 && existing.cursor !== undefined) {
+          const pos = existing.cursor.positionOf(existing.slot);
+          since = { epoch: existing.epoch, offset: existing.qos !== 0 ? pos.acked : pos.sent };
+          sub.dupUpTo = pos.sent;
         }
         conn.detach(existing);
       }
@@ -81,23 +91,36 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
   for (let i = 0; i < granted.length; i++) {
     const g = granted[i];
     if (!attached[i] || g.sub.detached) continue;
-    if (g.retainHandling === 0 || (g.retainHandling === 1 && g.isNew)) sendRetained(ctx, conn, g.sub.area);
+    if (g.retainHandling === 0 || (g.retainHandling === 1 && g.isNew)) sendRetained(ctx, conn, g.sub);
     if (g.attach) g.sub.start();
   }
   if (granted.length > 0) conn.saveSession();
 }
 
+function sameOptions(a: MqttSubscription['options'], b: MqttSubscription['options']): boolean {
+  return a.qos === b.qos && a.nl === b.nl && a.rap === b.rap;
+}
+
 /**
- * The area's retained message, before anything else of the area [issue 3]. Sent at QoS 0 with
- * the retain flag: it is state, re-sent on every SUBSCRIBE, and has no place in the offset
- * sequence the QoS 1 window and the cumulative acks track.
+ * The area's retained message, before anything else of the area, RETAIN=1 [MQTT-3.3.1-8], at
+ * min(its publish QoS, the granted QoS) [MQTT-3.8.4-8] (a REST publish counts as QoS 1). It is
+ * state, outside the offset sequence the cumulative acks track: at QoS 1/2 it takes a packet id of
+ * its own in the send quota, with offset 0 so its PUBACK / PUBREC moves no ack point; when the
+ * quota is full or its id is taken it goes at QoS 0 rather than wait behind the live stream.
+ * No Local applies to it too [MQTT-3.8.3-3].
  */
-export function sendRetained(ctx: MqttContext, conn: MqttConnection, area: string): void {
+export function sendRetained(ctx: MqttContext, conn: MqttConnection, sub: MqttSubscription): void {
+  const area = sub.area;
   const r = ctx.sessions.getRetained(area);
   const now = ctx.now();
   if (r === undefined || (r.expiresAt !== 0 && r.expiresAt <= now)) return;
-  const frame = encodePublish(area, r, conn.version, 0, true, now);
+  if (sub.skipOrigin !== undefined && r.headers?.origin === sub.skipOrigin) return;
+  let qos = Math.min(r.headers?.qos ?? 1, sub.qos) as Qos;
+  const id = packetIdOf(r.offset);
+  if (qos > 0 && (conn.inflight.full || conn.inflight.has(id))) qos = 0;
+  const frame = encodePublish(area, r, { version: conn.version, qos, retain: true, lean: conn.lean }, now);
   if (frame.byteLength > conn.clientMaxPacket) return;
+  if (qos > 0) conn.inflight.add(id, sub, 0);
   conn.transport.write(frame);
   ctx.metrics.retainedSent.inc();
 }

@@ -12,14 +12,10 @@ export function handleAck(ctx: WsContext, conn: WsConnection, area: string, offs
     conn.sendError('not_subscribed', 'ack for an area this connection is not subscribed to', area);
     return;
   }
-  const now = ctx.now();
-  const cursors = ctx.areas.cursors;
-  const advanced = offset > cursors.acked[ref.slot];
-  if (!cursors.ack(ref.slot, offset, now)) {
+  if (ref.cursor.ack(ref.slot, offset, ctx.now()) === 'bad') {
     ctx.metrics.badInput('bad_ack').inc();
     conn.sendError('bad_ack', `offset ${offset} was never sent on this subscription`, area);
     return;
   }
   ctx.metrics.acks.inc();
-  if (advanced) ref.cursor.ackReceived(offset, now); // ack stage timing [issue 5]
 }

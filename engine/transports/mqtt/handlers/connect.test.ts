@@ -1,0 +1,145 @@
+/**
+ * The takeover race [issue 14]: a client whose first CONNECT is slow to authenticate gives up and
+ * connects again; when the first CONNECT's authentication finally completes, it must not take over
+ * the newer, live connection (it is refused with 0x8E instead). The order of CONNECT arrival is
+ * what counts, so the Authenticator double here completes the two in reverse order.
+ */
+import { generate, parser as createParser, type Packet } from 'mqtt-packet';
+import { describe, expect, it } from 'vitest';
+import type { CounterLike } from '../../../areas/metrics.ts';
+import type { AreaRegistry } from '../../../areas/registry.ts';
+import type { AreaService } from '../../../areas/service.ts';
+import { FormatTable } from '../../../areas/encoding.ts';
+import type { Authenticator, Principal } from '../../../auth/types.ts';
+import { createLogger } from '../../../logger.ts';
+import { MemorySessionStore } from '../../../sessions/memory.ts';
+import { Admission } from '../../shared/admission.ts';
+import { WRITE_OK } from '../../../areas/subscriber.ts';
+import { MqttConnection } from '../connection.ts';
+import type { MqttContext } from '../context.ts';
+import { dispatchPacket } from '../dispatch.ts';
+import { registerMqttFormats } from '../encoders.ts';
+import { sessionGone } from '../session-gone.ts';
+import type { MqttTransport } from '../transport.ts';
+
+const principal: Principal = { subject: 'car-1', expiresAt: 0, canSubscribe: () => true, canPublish: () => true, canOperate: () => false };
+
+/** authenticate() resolves only when the test says so, in any order. */
+class HeldAuth implements Authenticator {
+  readonly enabled = false;
+  readonly waiting: (() => void)[] = [];
+  authenticate(): Promise<Principal> {
+    return new Promise((resolve) => this.waiting.push(() => resolve(principal)));
+  }
+}
+
+class FakeTransport implements MqttTransport {
+  readonly kind = 'mqtt' as const;
+  readonly remoteAddress = '127.0.0.1';
+  readonly packets: Packet[] = [];
+  ended = false;
+  private readonly parser = createParser({ protocolVersion: 5 });
+  constructor() {
+    this.parser.on('packet', (p: Packet) => this.packets.push(p));
+  }
+  write(bytes: Uint8Array): number {
+    this.parser.parse(Buffer.from(bytes));
+    return WRITE_OK;
+  }
+  buffered(): number {
+    return 0;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  destroy(): void {
+    this.ended = true;
+  }
+}
+
+const counter: CounterLike = { inc: () => undefined };
+
+function context(auth: Authenticator): MqttContext {
+  const logger = createLogger('silent');
+  return {
+    areas: {} as AreaRegistry,
+    service: {} as AreaService,
+    auth,
+    sessions: new MemorySessionStore(),
+    formats: registerMqttFormats(new FormatTable()),
+    settings: {
+      maxPacketBytes: 65_536,
+      maxPayloadBytes: 60_000,
+      inflightWindow: 16,
+      receiveMaximum: 16,
+      sessionExpiryMaxSeconds: 3600,
+      keepaliveMaxSeconds: 600,
+      maxSubscriptions: 8,
+      maxPacketsPerSecond: 1000,
+      maxBackpressureBytes: 1 << 20,
+      maxConnections: 100,
+      connectTimeoutMs: 10_000,
+    },
+    metrics: {
+      badInput: () => counter,
+      disconnects: () => counter,
+      sessionsResumed: counter,
+      retainedSent: counter,
+      oversizeSkipped: counter,
+      acks: counter,
+      subscribes: counter,
+      recoveredFalse: counter,
+      subscriptions: { inc: () => undefined, dec: () => undefined },
+      connections: () => ({ inc: () => undefined, dec: () => undefined }),
+      httpErrors: () => counter,
+    },
+    logger,
+    now: Date.now,
+    live: new Map(),
+    connectionCount: () => 0,
+    admission: new Admission({ maxConnectRate: 0, flapping: { maxConnects: 0, windowMs: 60_000, banMs: 1000, by: [] } }, { refused: () => undefined, banned: () => undefined }, logger),
+    delayedWills: new Map(),
+  };
+}
+
+function open(ctx: MqttContext): { conn: MqttConnection; t: FakeTransport } {
+  const t = new FakeTransport();
+  const conn = new MqttConnection(ctx, t, (c, p) => dispatchPacket(ctx, c, p), (c) => sessionGone(ctx, c));
+  conn.onBytes(generate({ cmd: 'connect', protocolVersion: 5, clientId: 'car-1', clean: true, keepalive: 0 }, { protocolVersion: 5 }));
+  return { conn, t };
+}
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('CONNECT takeover', () => {
+  it('a CONNECT that arrived earlier but authenticated later does not take over the newer connection: it gets 0x8E', async () => {
+    const auth = new HeldAuth();
+    const ctx = context(auth);
+    const stale = open(ctx);
+    const fresh = open(ctx);
+    auth.waiting[1](); // the newer CONNECT authenticates first
+    await settle();
+    expect(fresh.t.packets[0]).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    auth.waiting[0](); // then the abandoned one
+    await settle();
+    expect(stale.t.packets[0]).toMatchObject({ cmd: 'connack', reasonCode: 0x8e });
+    expect(stale.t.ended).toBe(true);
+    expect(fresh.conn.state).toBe('connected');
+    expect(fresh.t.ended).toBe(false);
+    expect(ctx.live.get('car-1')).toBe(fresh.conn);
+  });
+
+  it('a CONNECT that arrived later takes over the older connection [MQTT-3.1.4-3]', async () => {
+    const auth = new HeldAuth();
+    const ctx = context(auth);
+    const older = open(ctx);
+    auth.waiting[0]();
+    await settle();
+    const newer = open(ctx);
+    auth.waiting[1]();
+    await settle();
+    expect(older.t.packets.map((p) => [p.cmd, 'reasonCode' in p ? p.reasonCode : undefined])).toEqual([['connack', 0], ['disconnect', 0x8e]]);
+    expect(newer.t.packets[0]).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    expect(ctx.live.get('car-1')).toBe(newer.conn);
+  });
+});
