@@ -52,6 +52,8 @@ export interface EngineConfig {
     readonly inflightWindow: number;
     /** Longest session expiry granted (3.1.1 persistent sessions get exactly this). */
     readonly sessionExpiryMaxSeconds: number;
+    /** A connected session's positions are written at most this often (--mqtt-checkpoint-ms). */
+    readonly checkpointMs: number;
     /** Longest keepalive accepted; 0 or longer becomes this (announced to 5.0 clients). */
     readonly keepaliveMaxSeconds: number;
   };

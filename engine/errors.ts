@@ -116,7 +116,6 @@ export const MQTT_REASON = {
   connection_rate_exceeded: { v5: 0x9f, v4: 0x03, meaning: 'too many connects per second on this listener (--max-connect-rate), or this client id / subject / address is banned for flapping' },
   maximum_connect_time: { v5: 0xa0, meaning: 'the token expired; reconnect with a fresh one' },
   subscription_identifiers_not_supported: { v5: 0xa1, meaning: 'Subscription Identifiers are not supported (announced in CONNACK): each would make the shared PUBLISH bytes differ per subscriber' },
-  wildcard_subscriptions_not_supported: { v5: 0xa2, meaning: 'wildcard filters are not supported: subscribe to areas/{area}' },
 } as const satisfies Record<string, { v5: number; v4?: number; meaning: string }>;
 
 export type MqttReason = keyof typeof MQTT_REASON;

@@ -76,7 +76,7 @@ export async function startEngine(opts: StartOptions): Promise<EngineHandle> {
   const args =
     opts.kind === 'bare'
       ? ['--import', 'tsx', 'loadtest/bare-uws.ts', '--port', '0', '--workers', workers, '--hosts', (opts.hosts ?? [host]).join(',')]
-      : ['--import', 'tsx', 'engine/main.ts', '--host', opts.bindHost ?? host, '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir, '--workers', workers, ...(opts.extraArgs ?? [])];
+      : [...(process.env.LOADTEST_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'engine/main.ts', '--host', opts.bindHost ?? host, '--port', '0', '--mqtt-port', '0', '--data-dir', dataDir, '--workers', workers, ...(opts.extraArgs ?? [])];
   const env = { ...process.env, ...(opts.hsSecret !== undefined && { AUTH_HS_SECRET: opts.hsSecret }) };
   let child!: ChildProcess;
   let exited!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;

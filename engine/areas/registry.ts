@@ -18,6 +18,12 @@ export interface Since {
   readonly epoch: string;
 }
 
+/**
+ * `since` for a subscription that wants an area from its first retained message (an MQTT
+ * wildcard meeting an area created after it subscribed: everything in it is new to the client).
+ */
+export const FROM_START: Since = Object.freeze({ offset: 0, epoch: '' });
+
 export interface Subscription {
   readonly cursor: AreaCursor;
   readonly slot: number;
@@ -107,7 +113,12 @@ export class AreaRegistry {
     const cursor = await this.cursor(area);
     let start = cursor.head;
     let recovered = false;
-    if (since !== undefined && since.epoch === cursor.epoch) {
+    if (since === FROM_START) {
+      const st = await this.log.state(area);
+      if (st.first > cursor.first) cursor.first = st.first;
+      start = Math.min(cursor.first - 1, cursor.head);
+      recovered = true;
+    } else if (since !== undefined && since.epoch === cursor.epoch) {
       // Ask the log, not the cursor: retention may have moved `first`, and another process may
       // already have read further than ours (a vehicle can resume on any process).
       const st = await this.log.state(area);
@@ -131,7 +142,7 @@ export class AreaRegistry {
    */
   subscribeNow(sub: Subscriber, area: string, since: Since | undefined): Subscription | undefined {
     const cursor = this.open.get(area);
-    if (cursor === undefined || (since !== undefined && since.epoch === cursor.epoch)) return undefined;
+    if (cursor === undefined || since === FROM_START || (since !== undefined && since.epoch === cursor.epoch)) return undefined;
     return attachAt(cursor, sub, cursor.head, false);
   }
 

@@ -74,6 +74,11 @@ export class AreaService {
     }
   }
 
+  /** Every area the log has (or had) records for. */
+  async areas(): Promise<string[]> {
+    return this.logCall(() => this.log.areas());
+  }
+
   async info(area: string): Promise<AreaInfo> {
     const st = await this.logCall(() => this.log.state(area));
     return { area, ...st, subscribers: this.registry.find(area)?.subscriberCount ?? 0 };

@@ -91,9 +91,16 @@ describe.skipIf(!hasMosquittoClients())('mosquitto clients', () => {
     expect(s.lines).toEqual(['1 {"free":12}']);
   });
 
-  it('mosquitto_sub with a wildcard filter is refused by SUBACK', async () => {
-    const s = sub(['-V', 'mqttv5', '-t', 'areas/#', '-q', '1', '-i', 'wild', '-u', 'wild', '-P', await tok('wild', ['*'])]);
-    await s.exited;
-    expect(s.stderr()).toMatch(/denied|not supported/i);
+  it('mosquitto_sub areas/+ gets every area the token allows, one created after it subscribed from its start, never another', async () => {
+    await rest.publish('fleet-w1', { n: 0 }); // exists before: the wildcard starts at its head
+    const s = sub(['-V', 'mqttv5', '-t', 'areas/+', '-q', '1', '-i', 'wild', '-u', 'wild', '-P', await tok('wild', ['fleet-*']), '-v']);
+    await until('wildcard expanded', () => [...t.engine.mqtt.connections].some((c) => c.clientId === 'wild' && c.subs.get('fleet-w1')?.slot !== undefined && c.subs.get('fleet-w1')!.slot >= 0));
+    await rest.publish('fleet-w1', { n: 1 });
+    await rest.publish('other-w', { n: 99 }); // not allowed by the token
+    await rest.publish('fleet-w2', { n: 2 }); // new area: found by the once-a-second listing
+    await rest.publish('fleet-w2', { n: 3 });
+    await until('3 lines', () => s.lines.length >= 3, 10_000);
+    await sleep(300);
+    expect(s.lines.slice().sort()).toEqual(['areas/fleet-w1 {"n":1}', 'areas/fleet-w2 {"n":2}', 'areas/fleet-w2 {"n":3}']);
   });
 });

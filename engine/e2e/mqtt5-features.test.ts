@@ -249,4 +249,30 @@ describe('mqtt 5 features', () => {
     expect(left).toBeGreaterThan(50);
     expect(left).toBeLessThanOrEqual(58);
   });
+
+  it('wildcards: one delivery per area with an exact overlap; UNSUBSCRIBE stops it; a resumed session meets areas created while it was away from their start', async () => {
+    const id = 'car-wild';
+    const opts = { clean: false, properties: { sessionExpiryInterval: 600 } };
+    await rest.publish('city:wa', { n: 0 });
+    const c = await connect(id, opts);
+    await c.client.subscribeAsync('areas/city:wa', { qos: 1 });
+    await c.client.subscribeAsync('areas/#', { qos: 1, rh: 2 });
+    await until('expanded', () => [...t.engine.mqtt.connections].some((x) => x.clientId === id && x.wildcards?.has('areas/#') === true));
+    await rest.publish('city:wa', { n: 1 });
+    await c.waitCount('areas/city:wa', 1);
+    await c.end(true); // away
+    await rest.publish('city:wb', { n: 2 }); // created while away
+    await rest.publish('city:wb', { n: 3 });
+    const back = await connect(id, opts);
+    await back.waitCount('areas/city:wb', 2, 10_000);
+    expect(back.ns('areas/city:wb')).toEqual([2, 3]);
+    await back.client.unsubscribeAsync('areas/#');
+    await rest.publish('city:wb', { n: 4 });
+    await rest.publish('city:wa', { n: 5 }); // the exact subscription stays
+    await back.waitCount('areas/city:wa', 1);
+    await sleep(200);
+    expect(back.ns('areas/city:wb')).toEqual([2, 3]);
+    expect(back.ns('areas/city:wa')).toEqual([5]);
+    expect(c.ns('areas/city:wa')).toEqual([1]); // once, though two filters match
+  });
 });

@@ -18,6 +18,8 @@ export interface StoredSubscription {
   readonly nl?: boolean;
   /** Retain As Published [MQTT-3.3.1-13]. */
   readonly rap?: boolean;
+  /** The wildcard filter that made this area's subscription (absent: an exact `areas/{area}`). */
+  readonly via?: string;
   /** Log epoch the offsets belong to. */
   readonly epoch: string;
   /** Last offset the client acknowledged (QoS 1) or was sent (QoS 0): delivery resumes after it. */
@@ -41,6 +43,8 @@ export interface StoredSession {
   readonly qos2Received?: readonly number[];
   /** QoS 2 packet ids the client acknowledged with PUBREC, awaiting its PUBCOMP: PUBREL is resent [MQTT-4.4.0-1]. */
   readonly qos2Releasing?: readonly number[];
+  /** Wildcard filters and their options: they keep meeting new areas after a resume. */
+  readonly wildcards?: readonly { readonly filter: string; readonly qos: 0 | 1 | 2; readonly nl: boolean; readonly rap: boolean }[];
 }
 
 export interface RetainedMessage {

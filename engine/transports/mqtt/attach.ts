@@ -40,3 +40,23 @@ export async function attachSubscription(ctx: MqttContext, conn: MqttConnection,
   ctx.metrics.subscriptions.inc();
   return true;
 }
+
+/**
+ * The one routine for a subscription that starts delivering as soon as it is attached (session
+ * resume, wildcard expansion): attach, run `beforeStart` (a retained message), start. When the log
+ * is unavailable the subscription is dropped and the client told (DISCONNECT 0x80): a session must
+ * not silently lose an area.
+ */
+export function attachAgain(ctx: MqttContext, conn: MqttConnection, sub: MqttSubscription, since: Since | undefined, beforeStart?: () => void): void {
+  attachSubscription(ctx, conn, sub, since).then(
+    (ok) => {
+      if (ok) {
+        beforeStart?.();
+        sub.start();
+      } else if (!conn.closed && !sub.detached) {
+        conn.disconnect('unspecified_error', `could not subscribe area ${sub.area}: log unavailable`);
+      }
+    },
+    (err: unknown) => ctx.logger.error({ err, clientId: conn.clientId, area: sub.area }, 'mqtt attach failed'),
+  );
+}

@@ -3,7 +3,7 @@
  * (framer -> mqtt-packet parser -> dispatcher), control packets out, QoS 1 flow control for the
  * area cursors' writes, and one teardown path that persists the session.
  */
-import { generate, parser as createParser, type IConnectPacket, type Packet } from 'mqtt-packet';
+import { generate, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { WRITE_DROPPED, WRITE_OK } from '../../areas/subscriber.ts';
 import type { Principal } from '../../auth/types.ts';
 import { MQTT_CLOSE, MQTT_REASON, type CloseReason, type MqttReason } from '../../errors.ts';
@@ -13,8 +13,9 @@ import { packetIdOf, withDup, type MqttVersion } from './encoders.ts';
 import { expiryPatched } from './publish-frame.ts';
 import { PacketFramer } from './framer.ts';
 import { checkpoint, InFlight } from './inflight.ts';
+import { parseOne } from './parse-one.ts';
 import { hasProperties, propertyViolation } from './properties.ts';
-import type { MqttSubscription } from './subscription.ts';
+import type { MqttSubscription, SubscriptionOptions } from './subscription.ts';
 import type { MqttTransport } from './transport.ts';
 
 export type ConnState = 'new' | 'connecting' | 'connected' | 'closed';
@@ -41,6 +42,9 @@ export type GoneHook = (conn: MqttConnection) => void;
 const PRE_CONNECT_MAX_PACKET = 65_536;
 
 let nextId = 1;
+const PINGREQ: Packet = { cmd: 'pingreq' };
+/** Reused for every fast-path PUBACK: handlers read it synchronously and never keep it. */
+const PUBACK: { cmd: 'puback'; messageId: number; reasonCode: number | undefined } = { cmd: 'puback', messageId: 0, reasonCode: undefined };
 /** Order in which CONNECT packets arrived in this process (the takeover race, handlers/connect.ts). */
 let connectSeq = 0;
 
@@ -64,7 +68,11 @@ export class MqttConnection {
    * QoS 2 PUBLISH received, by packet id, until PUBREL: the outcome of the first one, so a resend
    * (DUP) is answered with the same PUBREC and appends nothing [MQTT-4.3.3-10].
    */
-  readonly qos2Received = new Map<number, Promise<MqttReason>>();
+  qos2Received: Map<number, Promise<MqttReason>> | undefined;
+  /** Wildcard filters held, with their options (wildcards.ts); undefined until the first. */
+  wildcards: Map<string, SubscriptionOptions> | undefined;
+  /** The --max-subscriptions warning for wildcard expansion was logged. */
+  wildcardQuotaLogged = false;
   /** Session expiry (s) after the engine's cap; 0 = the session ends with the connection. */
   expirySeconds = 0;
   will: Will | undefined;
@@ -82,7 +90,8 @@ export class MqttConnection {
   inboundPending = 0;
   /** PUBACKs go out in the order the PUBLISHes came in [MQTT-4.6.0-2]. */
   ackChain: Promise<void> = Promise.resolve();
-  readonly queue: Packet[] = [];
+  /** Packets held while CONNECT is authenticated (allocated only then). */
+  queue: Packet[] | undefined;
   /**
    * Bad input that arrived while CONNECT was being authenticated (a client need not wait for the
    * CONNACK, MQTT 5 §3.1.4, non-normative): applied right after the CONNACK, once the `after`
@@ -93,8 +102,7 @@ export class MqttConnection {
   frameWindowStart = 0;
   frameCount = 0;
   private readonly framer: PacketFramer;
-  private readonly parser = createParser();
-  /** The packet being parsed (the framer hands the parser one whole packet at a time). */
+  /** The packet being handled (its bytes, for the 5.0 property re-check). */
   private raw: Buffer | undefined;
   private tornDown = false;
   private resuming = false;
@@ -109,8 +117,6 @@ export class MqttConnection {
   ) {
     this.openedAt = this.lastPacketAt = ctx.now();
     this.framer = new PacketFramer(Math.min(PRE_CONNECT_MAX_PACKET, ctx.settings.maxPacketBytes));
-    this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: Error) => this.failInput('malformed_packet', err.message));
   }
 
   get closed(): boolean {
@@ -123,7 +129,7 @@ export class MqttConnection {
     return false;
   }
 
-  /** Bytes from the transport. */
+  /** Bytes from the transport: TRANSIENT, valid only during this call (the process's read buffer). */
   onBytes(bytes: Buffer): void {
     if (this.closed || this.deferredFailure !== undefined) return;
     // Not MQTT at all (an HTTP request, TLS...): refuse on the first byte, not at the connect timeout.
@@ -139,14 +145,44 @@ export class MqttConnection {
 
   private onRawPacket(raw: Buffer): boolean {
     this.lastPacketAt = this.ctx.now();
+    if (this.state === 'connected' && this.fastPath(raw)) return !this.closed;
     if (this.state === 'new') {
       if (!this.checkConnectHeader(raw)) return false;
       this.connectOrder = ++connectSeq;
     }
-    this.raw = raw;
-    this.parser.parse(raw);
-    this.raw = undefined;
+    // mqtt-packet's fields are views of what it parses, and `raw` is transient: parse a copy.
+    const own = Buffer.from(raw);
+    const p = parseOne(own, this.version);
+    if (typeof p === 'string') {
+      this.failInput('malformed_packet', p);
+    } else {
+      this.raw = own;
+      this.onPacket(p);
+      this.raw = undefined;
+    }
     return !this.closed && this.deferredFailure === undefined;
+  }
+
+  /**
+   * The packets a subscriber sends at the message rate, read from their bytes with no parser,
+   * no copy and no allocation (like the WebSocket ack fast path): PUBACK without properties
+   * (2 bytes, or 3 with a 5.0 reason code [MQTT-3.4.2-1]) and PINGREQ. false: use the parser.
+   */
+  private fastPath(raw: Buffer): boolean {
+    const first = raw[0];
+    if (first === 0x40 && (raw[1] === 2 || (raw[1] === 3 && this.version === 5)) && raw.length === raw[1] + 2) {
+      const id = (raw[2] << 8) | raw[3];
+      if (id === 0) return false; // the parser's error path says why
+      PUBACK.messageId = id;
+      PUBACK.reasonCode = raw[1] === 3 ? raw[4] : undefined;
+      this.sink(this, PUBACK);
+      return true;
+    }
+    if (first === 0xc0 && raw[1] === 0 && raw.length === 2) {
+      this.sink(this, PINGREQ);
+      return true;
+    }
+    return false;
   }
 
   /** 5.0 properties are re-checked on their bytes (properties.ts); other packets pay one branch. */
@@ -265,12 +301,12 @@ export class MqttConnection {
       if (s.slot >= 0 && !s.detached) {
         const pos = s.cursor!.positionOf(s.slot);
         const cp = checkpoint(s.qos, pos.acked, pos.sent, s.dupUpTo);
-        subscriptions.push({ area: s.area, qos: s.qos, nl: s.options.nl, rap: s.options.rap, epoch: s.epoch, acked: cp.acked, sent: cp.sent });
+        subscriptions.push({ area: s.area, qos: s.qos, nl: s.options.nl, rap: s.options.rap, ...(s.via !== undefined && { via: s.via }), epoch: s.epoch, acked: cp.acked, sent: cp.sent });
       } else if (s.stored !== undefined) {
         subscriptions.push(s.stored);
       }
     }
-    const qos2Received = [...this.qos2Received.keys()];
+    const qos2Received = this.qos2Received === undefined ? [] : [...this.qos2Received.keys()];
     const qos2Releasing = this.inflight.releasing;
     return {
       version: this.version,
@@ -278,6 +314,7 @@ export class MqttConnection {
       expiresAt: now + this.expirySeconds * 1000,
       subscriptions,
       ...(qos2Received.length > 0 && { qos2Received }),
+      ...(this.wildcards !== undefined && this.wildcards.size > 0 && { wildcards: [...this.wildcards].map(([filter, o]) => ({ filter, ...o })) }),
       ...(qos2Releasing.length > 0 && { qos2Releasing: [...qos2Releasing] }),
     };
   }
@@ -314,7 +351,7 @@ export class MqttConnection {
   failInput(reason: MqttReason, detail: string): void {
     if (this.closed) return;
     if (this.state === 'connecting') {
-      this.deferredFailure ??= { reason, detail, after: this.queue.length };
+      this.deferredFailure ??= { reason, detail, after: this.queue?.length ?? 0 };
       return;
     }
     this.fail(reason, detail);
@@ -399,7 +436,7 @@ export class MqttConnection {
     if (this.tornDown) return;
     this.tornDown = true;
     if (this.keepaliveTimer !== undefined) clearTimeout(this.keepaliveTimer);
-    this.queue.length = 0;
+    this.queue = undefined;
     this.onGone(this);
     for (const s of [...this.subs.values()]) this.detach(s);
   }

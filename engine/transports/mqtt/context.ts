@@ -9,6 +9,7 @@ import type { SessionStore } from '../../sessions/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { MqttFormats } from './encoders.ts';
 import type { Admission } from '../shared/admission.ts';
+import type { WildcardDirectory } from './wildcards.ts';
 
 export interface MqttSettings {
   /** Largest packet a client may send (advertised as Maximum Packet Size in 5.0 CONNACK). */
@@ -19,6 +20,8 @@ export interface MqttSettings {
   /** QoS 1 PUBLISH a client may have awaiting PUBACK (advertised Receive Maximum). */
   readonly receiveMaximum: number;
   readonly sessionExpiryMaxSeconds: number;
+  /** A connected session with moved positions is written once this old (ms). */
+  readonly checkpointMs: number;
   readonly keepaliveMaxSeconds: number;
   readonly maxSubscriptions: number;
   readonly maxPacketsPerSecond: number;
@@ -62,6 +65,8 @@ export interface MqttContext {
   readonly connectionCount: () => number;
   /** Connect rate and flapping bans (../shared/admission.ts). */
   readonly admission: Admission;
+  /** Areas for wildcard subscriptions (wildcards.ts). */
+  readonly wildcards: WildcardDirectory;
   /** Wills waiting for their Will Delay Interval, by client id (session-gone.ts). */
   readonly delayedWills: Map<string, { readonly timer: NodeJS.Timeout; readonly publish: () => void }>;
 }

@@ -39,6 +39,7 @@ export function dispatchPacket(ctx: MqttContext, conn: MqttConnection, p: Packet
     return;
   }
   if (conn.state === 'connecting') {
+    conn.queue ??= [];
     if (conn.queue.length >= MAX_QUEUED) return conn.failInput('message_rate_too_high', `more than ${MAX_QUEUED} packets before CONNACK`);
     conn.queue.push(p);
     return;
@@ -83,7 +84,9 @@ function route(ctx: MqttContext, conn: MqttConnection, p: Packet): void {
 function drainQueue(ctx: MqttContext, conn: MqttConnection): void {
   const failure = conn.deferredFailure;
   let before = failure === undefined ? Infinity : failure.after;
-  while (conn.state === 'connected' && conn.queue.length > 0 && before-- > 0) route(ctx, conn, conn.queue.shift()!);
+  const queue = conn.queue;
+  conn.queue = undefined;
+  while (queue !== undefined && conn.state === 'connected' && queue.length > 0 && before-- > 0) route(ctx, conn, queue.shift()!);
   if (failure !== undefined && conn.state === 'connected') {
     conn.deferredFailure = undefined;
     conn.fail(failure.reason, failure.detail);

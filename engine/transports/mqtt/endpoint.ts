@@ -21,6 +21,8 @@ import type { MqttContext, MqttMetrics, MqttSettings } from './context.ts';
 import { dispatchPacket } from './dispatch.ts';
 import type { MqttFormats } from './encoders.ts';
 import { flushDelayedWills, sessionGone } from './session-gone.ts';
+import { adoptAccepted } from './tcp-accept.ts';
+import { WildcardDirectory } from './wildcards.ts';
 import { TcpTransport, WsTransport, type MqttTransport, type MqttWsUserData } from './transport.ts';
 
 export interface MqttDeps {
@@ -56,13 +58,18 @@ const EXPIRE_EVERY_MS = 60_000;
  * CONNECT can be answered with Server busy (0x89 / 3.1.1 0x03) instead of a bare reset.
  */
 const PRE_CONNECT_SLACK = 64;
-/** Dirty sessions are checkpointed at most this often. */
-const CHECKPOINT_EVERY_MS = 1000;
 const REFRESH_IDLE_SESSION_MS = 60_000;
 
 export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: MqttSettings, listen: { host: string; port: number }): Promise<MqttEndpoint> {
   const connections = new Set<MqttConnection>();
-  const ctx: MqttContext = { ...deps, settings, live: new Map(), delayedWills: new Map(), connectionCount: () => connections.size + deps.otherConnections() };
+  const ctx: MqttContext = {
+    ...deps,
+    settings,
+    live: new Map(),
+    delayedWills: new Map(),
+    wildcards: new WildcardDirectory(connections),
+    connectionCount: () => connections.size + deps.otherConnections(),
+  };
   let accepting = true;
   const open = (transport: MqttTransport): MqttConnection => {
     const conn = new MqttConnection(ctx, transport, (c, p) => dispatchPacket(ctx, c, p), (c) => sessionGone(ctx, c));
@@ -75,10 +82,12 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     if (connections.delete(conn)) deps.metrics.connections(conn.transport.kind).dec();
   };
 
-  const server: Server = createServer({ noDelay: true }, (socket) => {
-    if (!accepting || ctx.connectionCount() >= settings.maxConnections + PRE_CONNECT_SLACK) return void socket.destroy();
-    const conn = open(new TcpTransport(socket));
-    socket.on('data', (b: Buffer) => conn.onBytes(b));
+  // Paused on accept: adoptAccepted moves the handle to a socket that reads into the shared buffer.
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+    if (!accepting || ctx.connectionCount() >= settings.maxConnections + PRE_CONNECT_SLACK) return void accepted.destroy();
+    let conn: MqttConnection | undefined;
+    const { socket } = adoptAccepted(accepted, (b) => conn!.onBytes(b));
+    conn = open(new TcpTransport(socket));
     socket.on('drain', () => conn.resumePaused());
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => gone(conn));
@@ -119,8 +128,8 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
       data.conn = open(data.transport);
     },
     message: (ws, bytes) => {
-      // uWS reuses the ArrayBuffer after this callback: copy (packets may wait for the next frame).
-      ws.getUserData().conn?.onBytes(Buffer.from(new Uint8Array(bytes)));
+      // uWS reuses the ArrayBuffer after this callback: onBytes takes transient bytes (the framer copies what it keeps).
+      ws.getUserData().conn?.onBytes(Buffer.from(bytes));
     },
     drain: (ws) => ws.getUserData().conn?.resumePaused(),
     close: (ws, code, message) => {
@@ -136,14 +145,12 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
   });
 
   let lastExpire = deps.now();
-  let lastCheckpoint = 0;
   return {
     port,
     connections,
     sweep(now: number): void {
-      const checkpoint = now - lastCheckpoint >= CHECKPOINT_EVERY_MS;
-      if (checkpoint) lastCheckpoint = now;
-      for (const conn of connections) sweepOne(ctx, conn, now, checkpoint);
+      for (const conn of connections) sweepOne(ctx, conn, now);
+      ctx.wildcards.poll(ctx);
       if (now - lastExpire >= EXPIRE_EVERY_MS) {
         lastExpire = now;
         deps.sessions.expireSessions(now, (id) => ctx.live.has(id)).catch((err: unknown) => deps.logger.error({ err }, 'session expiry failed'));
@@ -163,7 +170,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
   };
 }
 
-function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number, checkpoint: boolean): void {
+function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number): void {
   if (conn.closed) return;
   if (conn.state !== 'connected') {
     if (now - conn.openedAt > ctx.settings.connectTimeoutMs) conn.fail('protocol_error', `no CONNACK-able CONNECT within ${ctx.settings.connectTimeoutMs} ms`);
@@ -172,7 +179,10 @@ function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number, checkpoin
   const expiresAt = conn.principal?.expiresAt ?? 0;
   if (expiresAt !== 0 && now >= expiresAt) return conn.disconnect('maximum_connect_time', 'token expired');
   conn.resumePaused();
-  // Checkpoint moved positions; refresh idle sessions too, so expiry counts from the last sign of life.
-  if (checkpoint && (conn.dirty || now - conn.savedAt > REFRESH_IDLE_SESSION_MS)) conn.saveSession();
+  // Checkpoint moved positions, each session on its own clock (savedAt), so the writes of 19K
+  // sessions spread over the interval instead of landing in one sweep; refresh idle sessions too,
+  // so expiry counts from the last sign of life.
+  const age = now - conn.savedAt;
+  if ((conn.dirty && age >= ctx.settings.checkpointMs) || age > REFRESH_IDLE_SESSION_MS) conn.saveSession();
 }
 

@@ -3,6 +3,11 @@
  * frame may hold several packets) into whole MQTT packets, checking each packet's size from its
  * fixed header BEFORE buffering its body, so an oversize packet costs at most 5 bytes to refuse.
  * The packets then go to mqtt-packet's parser one at a time.
+ *
+ * The bytes pushed are TRANSIENT: a view of the process's one read buffer (TCP) or of uWS's
+ * message buffer, valid only during push(). Whole packets are handed out as views of them (valid
+ * during onPacket); only the partial packet left at the end is copied, so the common case (a
+ * read holding whole packets) copies nothing.
  */
 
 export type FrameError = 'malformed_packet' | 'packet_too_large';
@@ -27,19 +32,25 @@ export class PacketFramer {
     if (bytes.length === 0) return undefined;
     this.chunks.push(bytes);
     this.length += bytes.length;
-    for (;;) {
-      if (this.need === 0) {
-        const total = this.headerTotal();
-        if (total === undefined) return undefined;
-        if (total < 0) return 'malformed_packet';
-        if (total > this.maxPacket) return 'packet_too_large';
-        this.need = total;
+    try {
+      for (;;) {
+        if (this.need === 0) {
+          const total = this.headerTotal();
+          if (total === undefined) return undefined;
+          if (total < 0) return 'malformed_packet';
+          if (total > this.maxPacket) return 'packet_too_large';
+          this.need = total;
+        }
+        if (this.length < this.need) return undefined;
+        const packet = this.take(this.need);
+        this.need = 0;
+        if (!onPacket(packet)) return undefined;
+        if (this.length === 0) return undefined;
       }
-      if (this.length < this.need) return undefined;
-      const packet = this.take(this.need);
-      this.need = 0;
-      if (!onPacket(packet)) return undefined;
-      if (this.length === 0) return undefined;
+    } finally {
+      // What is kept past this call must not alias the caller's transient bytes.
+      const last = this.chunks.length - 1;
+      if (last >= 0 && this.chunks[last].buffer === bytes.buffer) this.chunks[last] = Buffer.from(this.chunks[last]);
     }
   }
 

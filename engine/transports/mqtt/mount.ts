@@ -51,6 +51,7 @@ export function mqttSettings(config: EngineConfig): MqttSettings {
     inflightWindow: config.mqtt.inflightWindow,
     receiveMaximum: RECEIVE_MAXIMUM,
     sessionExpiryMaxSeconds: config.mqtt.sessionExpiryMaxSeconds,
+    checkpointMs: config.mqtt.checkpointMs,
     keepaliveMaxSeconds: config.mqtt.keepaliveMaxSeconds,
     maxSubscriptions: config.limits.maxSubscriptionsPerConnection,
     maxPacketsPerSecond: config.limits.maxFramesPerSecond,

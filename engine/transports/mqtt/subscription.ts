@@ -43,6 +43,8 @@ export class MqttSubscription implements Subscriber {
     readonly options: SubscriptionOptions,
     /** FormatTable index (encoders.ts: version, qos, rap, lean). */
     readonly format: number,
+    /** The wildcard filter this subscription came from; undefined for an exact `areas/{area}`. */
+    readonly via?: string,
   ) {
     this.qos = options.qos;
     this.skipOrigin = options.nl ? conn.clientId : undefined;

@@ -39,8 +39,8 @@ describe('topics', () => {
   });
 
   it('a wildcard in the area level (or a leading #) matches every area topic or none', () => {
-    // A filter like `+/a` wildcards only the constant `areas` level and matches one area; it is
-    // refused all the same (every wildcard is), which is conservative, never a leak.
+    // A filter like `+/a` wildcards only the constant `areas` level and matches one area: the
+    // expansion (wildcards.ts) matches each area with filterMatches, so it gets exactly that one.
     fc.assert(
       fc.property(filter, area, area, (f, a, b) => {
         if (parseFilter(f).kind !== 'wildcard') return;

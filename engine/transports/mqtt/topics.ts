@@ -2,12 +2,10 @@
  * MQTT topics <-> areas. The only topics are `areas/{area}`: one level per area, and area ids
  * (^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$) never contain `/`, `+` or `#`.
  *
- * Wildcards are refused: MQTT wildcards cover whole levels, so any filter with one (`areas/+`,
- * `areas/#`, `#`, `+/+`...) matches EVERY area, current and future. Honouring it would mean one
- * connection subscribed to every area (beyond --max-subscriptions) and following area creation
- * across processes; no vehicle needs that (REST history serves tooling). So a wildcard is always
- * answered SUBACK 0x80 (3.1.1) / 0xA2 Wildcard Subscriptions not supported (5.0, advertised in
- * CONNACK), whatever the token allows. An exact topic the token does not allow gets 0x80 / 0x87.
+ * Wildcards cover whole levels [MQTT-4.7.1-1..3], so a filter with one in the area level
+ * (`areas/+`, `areas/#`, `#`, `+/+`...) matches EVERY area, current and future: such a filter is
+ * kept as a wildcard subscription and expanded to the areas the token may read (wildcards.ts).
+ * An exact topic the token does not allow gets SUBACK 0x80 (3.1.1) / 0x87 (5.0).
  */
 import { isValidAreaId } from '../../auth/patterns.ts';
 

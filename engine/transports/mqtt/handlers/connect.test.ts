@@ -21,6 +21,7 @@ import { dispatchPacket } from '../dispatch.ts';
 import { registerMqttFormats } from '../encoders.ts';
 import { sessionGone } from '../session-gone.ts';
 import type { MqttTransport } from '../transport.ts';
+import { WildcardDirectory } from '../wildcards.ts';
 
 const principal: Principal = { subject: 'car-1', expiresAt: 0, canSubscribe: () => true, canPublish: () => true, canOperate: () => false };
 
@@ -73,6 +74,7 @@ function context(auth: Authenticator): MqttContext {
       inflightWindow: 16,
       receiveMaximum: 16,
       sessionExpiryMaxSeconds: 3600,
+      checkpointMs: 5000,
       keepaliveMaxSeconds: 600,
       maxSubscriptions: 8,
       maxPacketsPerSecond: 1000,
@@ -99,6 +101,7 @@ function context(auth: Authenticator): MqttContext {
     connectionCount: () => 0,
     admission: new Admission({ maxConnectRate: 0, flapping: { maxConnects: 0, windowMs: 60_000, banMs: 1000, by: [] } }, { refused: () => undefined, banned: () => undefined }, logger),
     delayedWills: new Map(),
+    wildcards: new WildcardDirectory(new Set()),
   };
 }
 

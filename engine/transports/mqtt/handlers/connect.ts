@@ -9,7 +9,9 @@ import type { IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../../auth/types.ts';
 import { isEngineError } from '../../../errors.ts';
 import type { StoredSession } from '../../../sessions/types.ts';
-import { attachSubscription } from '../attach.ts';
+import { FROM_START } from '../../../areas/registry.ts';
+import { attachAgain } from '../attach.ts';
+import { expandWildcard } from '../wildcards.ts';
 import type { MqttConnection } from '../connection.ts';
 import type { MqttContext } from '../context.ts';
 import { InFlight, resumeFrom } from '../inflight.ts';
@@ -129,7 +131,6 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
         retainAvailable: true,
         maximumPacketSize: s.maxPacketBytes,
         topicAliasMaximum: 0,
-        wildcardSubscriptionAvailable: false,
         subscriptionIdentifiersAvailable: false,
         sharedSubscriptionAvailable: false,
         ...(assigned && { assignedClientIdentifier: clientId }),
@@ -148,7 +149,7 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
   ctx.metrics.sessionsResumed.inc();
   // QoS 2 state both ways [MQTT-4.4.0-1]: ids we PUBREC'd still await the client's PUBREL; ids the
   // client PUBREC'd get our PUBREL again (before any new PUBLISH).
-  for (const id of stored.qos2Received ?? []) conn.qos2Received.set(id, Promise.resolve('success'));
+  for (const id of stored.qos2Received ?? []) (conn.qos2Received ??= new Map()).set(id, Promise.resolve('success'));
   for (const id of stored.qos2Releasing ?? []) {
     if (conn.inflight.has(id)) continue;
     conn.inflight.releasing.push(id);
@@ -162,17 +163,21 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
     }
     if (conn.subs.size >= ctx.settings.maxSubscriptions) break;
     const options = { qos: st.qos, nl: st.nl === true, rap: st.rap === true };
-    const sub = new MqttSubscription(conn, st.area, options, ctx.formats.format({ version: conn.version, qos: st.qos, rap: options.rap, lean: conn.lean }));
+    const sub = new MqttSubscription(conn, st.area, options, ctx.formats.format({ version: conn.version, qos: st.qos, rap: options.rap, lean: conn.lean }), st.via);
     const from = resumeFrom(st.qos, st.acked, st.sent);
     sub.stored = st;
     sub.dupUpTo = from.dupUpTo;
     conn.subs.set(st.area, sub);
-    attachSubscription(ctx, conn, sub, { epoch: st.epoch, offset: from.since }).then(
-      (ok) => {
-        if (ok) sub.start();
-        else if (!conn.closed && !sub.detached) conn.disconnect('unspecified_error', `could not resume area ${st.area}: log unavailable`);
-      },
-      (err: unknown) => ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt session resume failed'),
-    );
+    attachAgain(ctx, conn, sub, { epoch: st.epoch, offset: from.since });
   }
+  if (stored.wildcards === undefined || stored.wildcards.length === 0) return;
+  // Wildcards go on meeting areas; those that appeared while the session was away come from their start.
+  const wildcards = new Map(stored.wildcards.map((w) => [w.filter, { qos: w.qos, nl: w.nl, rap: w.rap }]));
+  conn.wildcards = wildcards;
+  ctx.wildcards.areas(ctx).then(
+    (areas) => {
+      for (const [filter, o] of wildcards) expandWildcard(ctx, conn, filter, o, areas, FROM_START, 2);
+    },
+    (err: unknown) => ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt wildcard: listing the areas failed'),
+  );
 }

@@ -35,7 +35,7 @@ export function handlePublish(ctx: MqttContext, conn: MqttConnection, p: IPublis
   if (payload.length > ctx.settings.maxPayloadBytes) return conn.fail('packet_too_large', `payload over ${ctx.settings.maxPayloadBytes} bytes`);
   if (p.qos === 2) {
     // A resend of a QoS 2 message we already have (awaiting PUBREL): the same PUBREC, nothing appended.
-    const first = conn.qos2Received.get(p.messageId!);
+    const first = conn.qos2Received?.get(p.messageId!);
     if (first !== undefined) return answer(ctx, conn, 'pubrec', p.messageId!, first, undefined);
   }
   // [MQTT-3.3.4-9]: the QoS 1 and 2 PUBLISH the client may have unanswered (our Receive Maximum).
@@ -64,7 +64,7 @@ export function handlePublish(ctx: MqttContext, conn: MqttConnection, p: IPublis
 function holdQos2(ctx: MqttContext, conn: MqttConnection, id: number, work: Promise<MqttReason>): Promise<MqttReason> {
   const held = work.then(async (reason) => {
     if (reason !== 'success') {
-      if (conn.qos2Received.get(id) === held) conn.qos2Received.delete(id);
+      if (conn.qos2Received?.get(id) === held) conn.qos2Received.delete(id);
       return reason;
     }
     if (conn.expirySeconds > 0 && !conn.closed) {
@@ -72,13 +72,13 @@ function holdQos2(ctx: MqttContext, conn: MqttConnection, id: number, work: Prom
         await ctx.sessions.putSession(conn.clientId, conn.snapshot(ctx.now()));
       } catch {
         // Stored in the log already; a resend after a restart could store it twice. Say so, not success.
-        if (conn.qos2Received.get(id) === held) conn.qos2Received.delete(id);
+        if (conn.qos2Received?.get(id) === held) conn.qos2Received.delete(id);
         return 'unspecified_error';
       }
     }
     return reason;
   });
-  conn.qos2Received.set(id, held);
+  (conn.qos2Received ??= new Map()).set(id, held);
   return held;
 }
 

@@ -11,7 +11,7 @@ import type { MqttContext } from '../context.ts';
 export function handlePubrel(ctx: MqttContext, conn: MqttConnection, p: IPubrelPacket): void {
   const id = p.messageId!;
   const answer = (): void => {
-    const known = conn.qos2Received.delete(id);
+    const known = conn.qos2Received?.delete(id) === true;
     if (known) conn.dirty = true;
     if (conn.closed) return;
     if (conn.version === 5 && !known) conn.send({ cmd: 'pubcomp', messageId: id, reasonCode: MQTT_REASON.packet_identifier_not_found.v5 });

@@ -15,7 +15,8 @@ import { attachSubscription } from '../attach.ts';
 import type { MqttConnection } from '../connection.ts';
 import type { MqttContext } from '../context.ts';
 import { encodePublish, packetIdOf, type Qos } from '../encoders.ts';
-import { MqttSubscription } from '../subscription.ts';
+import { MqttSubscription, type SubscriptionOptions } from '../subscription.ts';
+import { expandWildcard } from '../wildcards.ts';
 import { parseFilter } from '../topics.ts';
 
 /** 3.1.1 has one SUBACK failure code. */
@@ -42,6 +43,7 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
   }
   const codes: number[] = [];
   const granted: Granted[] = [];
+  const wildcards: { filter: string; options: SubscriptionOptions; retainHandling: number }[] = [];
   const refuse = (reason: MqttReason): void => {
     ctx.metrics.badInput(reason).inc();
     codes.push(v5 ? MQTT_REASON[reason].v5 : V4_FAILURE);
@@ -49,8 +51,15 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
   for (const req of p.subscriptions) {
     const f = parseFilter(req.topic);
     if (f.kind === 'shared') refuse('shared_subscriptions_not_supported');
-    else if (f.kind === 'wildcard') refuse('wildcard_subscriptions_not_supported');
-    else if (f.kind === 'invalid' || f.area === undefined) refuse('topic_filter_invalid');
+    else if (f.kind === 'wildcard') {
+      // Kept as a filter; it expands to the matching areas after the SUBACK (../wildcards.ts).
+      const options = { qos: req.qos as Qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
+      const existed = conn.wildcards?.has(req.topic) === true;
+      (conn.wildcards ??= new Map()).set(req.topic, options);
+      codes.push(options.qos);
+      // Retain Handling 1: retained messages only for a subscription that did not exist [MQTT-3.3.1-10].
+      wildcards.push({ filter: req.topic, options, retainHandling: existed && req.rh === 1 ? 2 : (req.rh ?? 0) });
+    } else if (f.kind === 'invalid' || f.area === undefined) refuse('topic_filter_invalid');
     else if (!conn.principal!.canSubscribe(f.area)) refuse('not_authorized');
     else if (!conn.subs.has(f.area) && conn.subs.size >= ctx.settings.maxSubscriptions) refuse('quota_exceeded');
     else {
@@ -94,7 +103,14 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
     if (g.retainHandling === 0 || (g.retainHandling === 1 && g.isNew)) sendRetained(ctx, conn, g.sub);
     if (g.attach) g.sub.start();
   }
-  if (granted.length > 0) conn.saveSession();
+  if (wildcards.length > 0) {
+    const areas = await ctx.wildcards.areas(ctx).catch((err: unknown) => {
+      ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt wildcard: listing the areas failed');
+      return [];
+    });
+    for (const w of wildcards) expandWildcard(ctx, conn, w.filter, w.options, areas, undefined, w.retainHandling);
+  }
+  if (granted.length > 0 || wildcards.length > 0) conn.saveSession();
 }
 
 function sameOptions(a: MqttSubscription['options'], b: MqttSubscription['options']): boolean {

@@ -11,8 +11,15 @@ export function handleUnsubscribe(ctx: MqttContext, conn: MqttConnection, p: IUn
   let changed = false;
   for (const filter of p.unsubscriptions) {
     const f = parseFilter(filter);
+    // Filters are compared character by character [MQTT-3.10.4-1]: a wildcard removes what it expanded to.
+    if (f.kind === 'wildcard' && conn.wildcards?.delete(filter) === true) {
+      for (const s of [...conn.subs.values()]) if (s.via === filter) conn.detach(s);
+      changed = true;
+      codes.push(MQTT_REASON.success.v5);
+      continue;
+    }
     const sub = f.area === undefined ? undefined : conn.subs.get(f.area);
-    if (sub !== undefined) {
+    if (sub !== undefined && sub.via === undefined) {
       conn.detach(sub);
       changed = true;
       codes.push(MQTT_REASON.success.v5);
