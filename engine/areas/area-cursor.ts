@@ -367,6 +367,19 @@ export class AreaCursor {
     return true;
   }
 
+  /**
+   * Moves a slot back to `offset` (everything after it is sent again, in order, by catch-up): a
+   * shared subscription's member left with QoS 1 messages unacknowledged (MQTT 5 §4.8.2: the
+   * Server MAY send them to another member as soon as the connection is lost). Never forward.
+   */
+  rewind(slot: number, offset: number): void {
+    const vc = this.deps.cursors;
+    if (offset >= vc.sent[slot]) return;
+    if (vc.sent[slot] > vc.highSent[slot]) vc.highSent[slot] = vc.sent[slot];
+    vc.sent[slot] = Math.max(offset, vc.acked[slot]);
+    if (vc.state[slot] === LIVE) vc.state[slot] = CATCHING_UP;
+  }
+
   /** Where a slot stands (session snapshots, a re-subscribe with other options). */
   positionOf(slot: number): { readonly acked: number; readonly sent: number } {
     const vc = this.deps.cursors;

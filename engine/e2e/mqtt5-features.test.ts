@@ -275,4 +275,42 @@ describe('mqtt 5 features', () => {
     expect(back.ns('areas/city:wa')).toEqual([5]);
     expect(c.ns('areas/city:wa')).toEqual([1]); // once, though two filters match
   });
+
+  it('shared subscriptions: each message to exactly one member; a member that leaves gives its unacknowledged messages to the others (at least once)', async () => {
+    const a = await connect('car-share-a');
+    const b = await connect('car-share-b');
+    const plain = await connect('car-share-plain');
+    expect(await a.client.subscribeAsync('$share/backend/areas/city:sh', { qos: 1 })).toMatchObject([{ qos: 1 }]);
+    expect(await b.client.subscribeAsync('$share/backend/areas/city:sh', { qos: 2 })).toMatchObject([{ qos: 1 }]); // at most 1
+    await plain.client.subscribeAsync('areas/city:sh', { qos: 1 });
+    await rest.seq('city:sh', 40);
+    await plain.waitCount('areas/city:sh', 40);
+    await until('the group got 40', () => a.ns('areas/city:sh').length + b.ns('areas/city:sh').length >= 40);
+    await sleep(100);
+    const got = [...a.ns('areas/city:sh'), ...b.ns('areas/city:sh')].sort((x, y) => x - y);
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i + 1)); // each exactly once
+    expect(a.ns('areas/city:sh').length).toBeGreaterThan(0);
+    expect(b.ns('areas/city:sh').length).toBeGreaterThan(0);
+    // A raw member that never acknowledges, then vanishes: its messages reach the others.
+    const r = await raw('car-share-raw');
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/backend/areas/city:sh', qos: 1 }] }, 5);
+    await r.waitPacket('suback', isCmd('suback'));
+    await rest.seq('city:sh', 30, 41);
+    await until('the raw member got some', () => r.publishes().length > 0);
+    await until('the others got the rest', () => a.ns('areas/city:sh').length + b.ns('areas/city:sh').length + r.publishes().length >= 70);
+    const owed = r.publishes().map((p) => (JSON.parse(p.payload.toString()) as { n: number }).n);
+    r.destroy();
+    await until('what the raw member owed went to the others', () => {
+      const all = new Set([...a.ns('areas/city:sh'), ...b.ns('areas/city:sh')]);
+      return owed.every((n) => all.has(n));
+    });
+    const all = new Set([...a.ns('areas/city:sh'), ...b.ns('areas/city:sh')]);
+    for (let n = 1; n <= 70; n++) expect(all.has(n)).toBe(true);
+  });
+
+  it('shared subscriptions: No Local on one is a Protocol Error [MQTT-3.8.3-4]', async () => {
+    const r = await raw('car-share-nl');
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/areas/city:x', qos: 1, nl: true }] }, 5);
+    expect((await r.waitPacket('disconnect', isCmd('disconnect'))).reasonCode).toBe(0x82);
+  });
 });

@@ -20,6 +20,8 @@ export interface StoredSubscription {
   readonly rap?: boolean;
   /** The wildcard filter that made this area's subscription (absent: an exact `areas/{area}`). */
   readonly via?: string;
+  /** A shared subscription membership: its filter `$share/{group}/areas/{area}`; positions are the group's. */
+  readonly share?: string;
   /** Log epoch the offsets belong to. */
   readonly epoch: string;
   /** Last offset the client acknowledged (QoS 1) or was sent (QoS 0): delivery resumes after it. */

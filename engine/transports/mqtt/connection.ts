@@ -69,6 +69,8 @@ export class MqttConnection {
    * (DUP) is answered with the same PUBREC and appends nothing [MQTT-4.3.3-10].
    */
   qos2Received: Map<number, Promise<MqttReason>> | undefined;
+  /** Shared subscription memberships by filter (`$share/{group}/areas/{area}`); undefined until the first. */
+  shares: Map<string, MqttSubscription> | undefined;
   /** Wildcard filters held, with their options (wildcards.ts); undefined until the first. */
   wildcards: Map<string, SubscriptionOptions> | undefined;
   /** The --max-subscriptions warning for wildcard expansion was logged. */
@@ -126,6 +128,7 @@ export class MqttConnection {
   /** Over its backpressure budget or window, with subscriptions waiting (for the paused gauge). */
   get paused(): boolean {
     for (const s of this.subs.values()) if (s.paused && s.started) return true;
+    if (this.shares !== undefined) for (const m of this.shares.values()) if (m.group?.paused === true && m.group.started) return true;
     return false;
   }
 
@@ -276,6 +279,8 @@ export class MqttConnection {
         s.cursor.resume(s.slot, s);
       }
       this.rotate = n === 0 ? 0 : (this.rotate + 1) % n;
+      // A member that can take messages again lets its whole group go on.
+      if (this.shares !== undefined && !this.inflight.full) for (const m of this.shares.values()) m.group?.resume();
     } finally {
       this.resuming = false;
     }
@@ -286,6 +291,11 @@ export class MqttConnection {
     if (sub.detached) return;
     sub.detached = true;
     this.inflight.removeSub(sub);
+    if (sub.group !== undefined) {
+      for (const [f, m] of this.shares ?? []) if (m === sub) this.shares!.delete(f);
+      sub.group.leave(sub);
+      return;
+    }
     if (this.subs.get(sub.area) === sub) this.subs.delete(sub.area);
     if (sub.slot >= 0 && sub.cursor !== undefined) {
       sub.cursor.detach(sub.slot);
@@ -305,6 +315,11 @@ export class MqttConnection {
       } else if (s.stored !== undefined) {
         subscriptions.push(s.stored);
       }
+    }
+    for (const [filter, m] of this.shares ?? []) {
+      if (m.group === undefined || m.detached) continue;
+      const pos = m.group.position();
+      subscriptions.push({ area: m.area, qos: m.qos, rap: m.options.rap, share: filter, epoch: m.group.epoch, acked: pos.acked, sent: pos.acked });
     }
     const qos2Received = this.qos2Received === undefined ? [] : [...this.qos2Received.keys()];
     const qos2Releasing = this.inflight.releasing;
@@ -439,6 +454,7 @@ export class MqttConnection {
     this.queue = undefined;
     this.onGone(this);
     for (const s of [...this.subs.values()]) this.detach(s);
+    for (const m of [...(this.shares?.values() ?? [])]) this.detach(m);
   }
 }
 

@@ -9,6 +9,7 @@ import type { SessionStore } from '../../sessions/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { MqttFormats } from './encoders.ts';
 import type { Admission } from '../shared/admission.ts';
+import type { SharedGroup } from './shared-group.ts';
 import type { WildcardDirectory } from './wildcards.ts';
 
 export interface MqttSettings {
@@ -65,6 +66,8 @@ export interface MqttContext {
   readonly connectionCount: () => number;
   /** Connect rate and flapping bans (../shared/admission.ts). */
   readonly admission: Admission;
+  /** Shared subscription groups of this process, by `{group}/{area}` (shared-group.ts). */
+  readonly shared: Map<string, SharedGroup>;
   /** Areas for wildcard subscriptions (wildcards.ts). */
   readonly wildcards: WildcardDirectory;
   /** Wills waiting for their Will Delay Interval, by client id (session-gone.ts). */

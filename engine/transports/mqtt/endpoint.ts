@@ -67,6 +67,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     settings,
     live: new Map(),
     delayedWills: new Map(),
+    shared: new Map(),
     wildcards: new WildcardDirectory(connections),
     connectionCount: () => connections.size + deps.otherConnections(),
   };

@@ -10,6 +10,7 @@ import type { CloseReason } from '../../errors.ts';
 import type { StoredSubscription } from '../../sessions/types.ts';
 import type { MqttConnection } from './connection.ts';
 import type { Qos } from './encoders.ts';
+import type { SharedGroup } from './shared-group.ts';
 
 /** Subscription Options kept for the life of the subscription (and in the stored session). */
 export interface SubscriptionOptions {
@@ -36,6 +37,8 @@ export class MqttSubscription implements Subscriber {
   stored: StoredSubscription | undefined;
   readonly qos: Qos;
   readonly skipOrigin: string | undefined;
+  /** Set for a member of a shared subscription: the group owns the cursor slot (shared-group.ts). */
+  group: SharedGroup | undefined = undefined;
 
   constructor(
     readonly conn: MqttConnection,

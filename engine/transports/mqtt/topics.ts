@@ -15,8 +15,11 @@ export type FilterKind = 'area' | 'wildcard' | 'shared' | 'invalid';
 
 export interface ParsedFilter {
   readonly kind: FilterKind;
-  /** Set when kind is 'area'. */
+  /** Set when kind is 'area', and for a shared subscription of one area. */
   readonly area?: string;
+  /** Set when kind is 'shared': the share name and the filter after it. */
+  readonly group?: string;
+  readonly inner?: string;
 }
 
 /** The topic of an area's messages. */
@@ -34,7 +37,16 @@ export function areaOfTopic(topic: string): string | undefined {
 /** Classifies a SUBSCRIBE/UNSUBSCRIBE topic filter. */
 export function parseFilter(filter: string): ParsedFilter {
   if (filter.length === 0 || filter.length > 65535 || filter.includes('\u0000')) return INVALID;
-  if (filter.startsWith('$share/')) return SHARED;
+  if (filter.startsWith('$share/')) {
+    // `$share/{ShareName}/{filter}`: a name of at least one character without / + # [MQTT-4.8.2-1, -2].
+    const slash = filter.indexOf('/', 7);
+    const group = slash < 0 ? '' : filter.slice(7, slash);
+    if (group === '' || group.includes('+') || group.includes('#')) return INVALID;
+    const inner = filter.slice(slash + 1);
+    const f = parseFilter(inner);
+    if (f.kind === 'invalid' || f.kind === 'shared') return INVALID;
+    return { kind: 'shared', group, inner, ...(f.area !== undefined && { area: f.area }) };
+  }
   const levels = filter.split('/');
   let wild = false;
   for (let i = 0; i < levels.length; i++) {
@@ -67,4 +79,3 @@ export function filterMatches(filter: string, topic: string): boolean {
 
 const INVALID: ParsedFilter = { kind: 'invalid' };
 const WILDCARD: ParsedFilter = { kind: 'wildcard' };
-const SHARED: ParsedFilter = { kind: 'shared' };

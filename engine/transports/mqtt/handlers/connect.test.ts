@@ -102,6 +102,7 @@ function context(auth: Authenticator): MqttContext {
     admission: new Admission({ maxConnectRate: 0, flapping: { maxConnects: 0, windowMs: 60_000, banMs: 1000, by: [] } }, { refused: () => undefined, banned: () => undefined }, logger),
     delayedWills: new Map(),
     wildcards: new WildcardDirectory(new Set()),
+    shared: new Map(),
   };
 }
 

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../../auth/types.ts';
 import { isEngineError } from '../../../errors.ts';
-import type { StoredSession } from '../../../sessions/types.ts';
+import type { StoredSession, StoredSubscription } from '../../../sessions/types.ts';
 import { FROM_START } from '../../../areas/registry.ts';
 import { attachAgain } from '../attach.ts';
 import { expandWildcard } from '../wildcards.ts';
@@ -16,7 +16,8 @@ import type { MqttConnection } from '../connection.ts';
 import type { MqttContext } from '../context.ts';
 import { InFlight, resumeFrom } from '../inflight.ts';
 import { MqttSubscription } from '../subscription.ts';
-import { areaOfTopic } from '../topics.ts';
+import { joinShared, startShared } from '../shared-group.ts';
+import { areaOfTopic, parseFilter } from '../topics.ts';
 import { cancelDelayedWill } from '../session-gone.ts';
 
 /** MQTT 5 "never expires"; 3.1.1 persistent sessions ask for it implicitly. */
@@ -132,7 +133,6 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
         maximumPacketSize: s.maxPacketBytes,
         topicAliasMaximum: 0,
         subscriptionIdentifiersAvailable: false,
-        sharedSubscriptionAvailable: false,
         ...(assigned && { assignedClientIdentifier: clientId }),
         ...(keepalive !== asked && { serverKeepAlive: keepalive }),
         ...(expiry !== requestedExpiry && { sessionExpiryInterval: expiry }),
@@ -162,6 +162,10 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
       continue;
     }
     if (conn.subs.size >= ctx.settings.maxSubscriptions) break;
+    if (st.share !== undefined) {
+      resumeShare(ctx, conn, st);
+      continue;
+    }
     const options = { qos: st.qos, nl: st.nl === true, rap: st.rap === true };
     const sub = new MqttSubscription(conn, st.area, options, ctx.formats.format({ version: conn.version, qos: st.qos, rap: options.rap, lean: conn.lean }), st.via);
     const from = resumeFrom(st.qos, st.acked, st.sent);
@@ -179,5 +183,23 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
       for (const [filter, o] of wildcards) expandWildcard(ctx, conn, filter, o, areas, FROM_START, 2);
     },
     (err: unknown) => ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt wildcard: listing the areas failed'),
+  );
+}
+
+/** A shared subscription membership of a resumed session: rejoin (or recreate) its group. */
+function resumeShare(ctx: MqttContext, conn: MqttConnection, st: StoredSubscription): void {
+  const f = parseFilter(st.share!);
+  if (f.kind !== 'shared' || f.area === undefined) return;
+  const options = { qos: Math.min(st.qos, 1) as 0 | 1, nl: false, rap: st.rap === true };
+  const member = new MqttSubscription(conn, f.area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }));
+  (conn.shares ??= new Map()).set(st.share!, member);
+  joinShared(ctx, member, f.group!, { epoch: st.epoch, offset: st.acked }).then(
+    (ok) => {
+      if (ok && member.group !== undefined) return startShared(member.group);
+      conn.detach(member);
+      conn.shares?.delete(st.share!);
+      if (!conn.closed) conn.disconnect('unspecified_error', `could not resume shared subscription ${st.share}`);
+    },
+    (err: unknown) => ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt shared subscription resume failed'),
   );
 }

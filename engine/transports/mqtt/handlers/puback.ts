@@ -22,6 +22,13 @@ export function handlePuback(ctx: MqttContext, conn: MqttConnection, p: IPubackP
 export function settled(ctx: MqttContext, conn: MqttConnection): void {
   const sub = conn.inflight.ackedSub!;
   const offset = conn.inflight.ackedOffset;
+  if (sub.group !== undefined) {
+    if (sub.detached) return;
+    sub.group.acked(sub, offset);
+    ctx.metrics.acks.inc();
+    conn.dirty = true;
+    return;
+  }
   if (sub.detached || sub.slot < 0 || sub.cursor === undefined) return;
   if (sub.cursor.ackOwned(sub.slot, offset, ctx.now())) {
     ctx.metrics.acks.inc();

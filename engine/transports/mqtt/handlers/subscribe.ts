@@ -16,6 +16,7 @@ import type { MqttConnection } from '../connection.ts';
 import type { MqttContext } from '../context.ts';
 import { encodePublish, packetIdOf, type Qos } from '../encoders.ts';
 import { MqttSubscription, type SubscriptionOptions } from '../subscription.ts';
+import { joinShared, startShared } from '../shared-group.ts';
 import { expandWildcard } from '../wildcards.ts';
 import { parseFilter } from '../topics.ts';
 
@@ -44,14 +45,28 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
   const codes: number[] = [];
   const granted: Granted[] = [];
   const wildcards: { filter: string; options: SubscriptionOptions; retainHandling: number }[] = [];
+  const shares: { filter: string; member: MqttSubscription; group: string; index: number }[] = [];
   const refuse = (reason: MqttReason): void => {
     ctx.metrics.badInput(reason).inc();
     codes.push(v5 ? MQTT_REASON[reason].v5 : V4_FAILURE);
   };
   for (const req of p.subscriptions) {
     const f = parseFilter(req.topic);
-    if (f.kind === 'shared') refuse('shared_subscriptions_not_supported');
-    else if (f.kind === 'wildcard') {
+    if (f.kind === 'shared') {
+      if (f.area === undefined) refuse('wildcard_subscriptions_not_supported');
+      else if (v5 && req.nl === true) return conn.fail('protocol_error', 'No Local on a shared subscription [MQTT-3.8.3-4]');
+      else if (!conn.principal!.canSubscribe(f.area)) refuse('not_authorized');
+      else if (conn.shares?.has(req.topic) === true) codes.push(conn.shares.get(req.topic)!.qos);
+      else if (conn.subs.size + (conn.shares?.size ?? 0) >= ctx.settings.maxSubscriptions) refuse('quota_exceeded');
+      else {
+        // At most QoS 1 (shared-group.ts: QoS 2 would tie a message to one member across reconnects).
+        const options = { qos: Math.min(req.qos, 1) as Qos, nl: false, rap: v5 && req.rap === true };
+        const member = new MqttSubscription(conn, f.area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }));
+        (conn.shares ??= new Map()).set(req.topic, member);
+        codes.push(options.qos);
+        shares.push({ filter: req.topic, member, group: f.group!, index: codes.length - 1 });
+      }
+    } else if (f.kind === 'wildcard') {
       // Kept as a filter; it expands to the matching areas after the SUBACK (../wildcards.ts).
       const options = { qos: req.qos as Qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
       const existed = conn.wildcards?.has(req.topic) === true;
@@ -88,8 +103,18 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
       granted.push({ sub, attach: true, since, retainHandling, isNew: existing === undefined, index: codes.length - 1 });
     }
   }
-  const attached = await Promise.all(granted.map((g) => (g.attach ? attachSubscription(ctx, conn, g.sub, g.since) : Promise.resolve(true))));
+  const [attached, joined] = await Promise.all([
+    Promise.all(granted.map((g) => (g.attach ? attachSubscription(ctx, conn, g.sub, g.since) : Promise.resolve(true)))),
+    Promise.all(shares.map((s) => joinShared(ctx, s.member, s.group, undefined))),
+  ]);
   if (conn.closed) return;
+  for (let i = 0; i < shares.length; i++) {
+    if (joined[i]) continue;
+    const s = shares[i];
+    conn.detach(s.member);
+    conn.shares?.delete(s.filter);
+    codes[s.index] = v5 ? MQTT_REASON.unspecified_error.v5 : V4_FAILURE;
+  }
   for (let i = 0; i < granted.length; i++) {
     if (attached[i]) continue;
     const g = granted[i];
@@ -103,6 +128,8 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
     if (g.retainHandling === 0 || (g.retainHandling === 1 && g.isNew)) sendRetained(ctx, conn, g.sub);
     if (g.attach) g.sub.start();
   }
+  // No retained message on a shared subscription (MQTT 5 §4.8.2).
+  for (let i = 0; i < shares.length; i++) if (joined[i] && shares[i].member.group !== undefined) startShared(shares[i].member.group!);
   if (wildcards.length > 0) {
     const areas = await ctx.wildcards.areas(ctx).catch((err: unknown) => {
       ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt wildcard: listing the areas failed');
@@ -110,7 +137,7 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
     });
     for (const w of wildcards) expandWildcard(ctx, conn, w.filter, w.options, areas, undefined, w.retainHandling);
   }
-  if (granted.length > 0 || wildcards.length > 0) conn.saveSession();
+  if (granted.length > 0 || wildcards.length > 0 || shares.length > 0) conn.saveSession();
 }
 
 function sameOptions(a: MqttSubscription['options'], b: MqttSubscription['options']): boolean {

@@ -18,7 +18,14 @@ export function handleUnsubscribe(ctx: MqttContext, conn: MqttConnection, p: IUn
       codes.push(MQTT_REASON.success.v5);
       continue;
     }
-    const sub = f.area === undefined ? undefined : conn.subs.get(f.area);
+    const member = f.kind === 'shared' ? conn.shares?.get(filter) : undefined;
+    if (member !== undefined) {
+      conn.detach(member); // what it owed goes to the rest of the group
+      changed = true;
+      codes.push(MQTT_REASON.success.v5);
+      continue;
+    }
+    const sub = f.area === undefined || f.kind === 'shared' ? undefined : conn.subs.get(f.area);
     if (sub !== undefined && sub.via === undefined) {
       conn.detach(sub);
       changed = true;
