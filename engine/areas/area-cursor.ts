@@ -10,11 +10,13 @@
  * the replay/live boundary even while publishing continues [issue 2].
  */
 import type { AreaLog, LogRecord, TailHandle } from '../log/types.ts';
-import { NOT_ENCODED, type FormatTable } from './encoding.ts';
+import type { FormatTable } from './encoding.ts';
 import { FrameRing, type RingEntry } from './ring.ts';
 import type { Subscriber } from './subscriber.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING, type VirtualCursors } from './virtual-cursors.ts';
-import { advanceSlot, DROPPED, fanOut, fanOutBatch, WRITTEN } from './fan-out.ts';
+import { catchUp } from './catch-up.ts';
+import { fanOut, fanOutBatch } from './fan-out.ts';
+import { sweepCursor } from './sweep.ts';
 import type { AreaMetrics } from './metrics.ts';
 
 export interface AreaSettings {
@@ -46,15 +48,17 @@ export class AreaCursor {
   /** Largest lag (head minus virtual cursor) over subscribers at the last sweep, for metrics. */
   maxLag = 0;
   readonly ring: FrameRing;
-  /** Parallel arrays: slots[i] is the virtual-cursor slot of subs[i]. */
-  private readonly slots: number[] = [];
-  private readonly subs: Subscriber[] = [];
+  /** Parallel arrays: slots[i] is the virtual-cursor slot of subs[i]. (areas/ only: catch-up.ts, sweep.ts) */
+  readonly slots: number[] = [];
+  readonly subs: Subscriber[] = [];
   private tailHandle: TailHandle | undefined;
-  private closed = false;
+  /** areas/ only. */
+  closed = false;
 
   constructor(
     readonly id: string,
-    private readonly deps: AreaDeps,
+    /** areas/ only (catch-up.ts, sweep.ts). */
+    readonly deps: AreaDeps,
   ) {
     this.ring = new FrameRing(deps.settings.ringSize);
   }
@@ -207,144 +211,14 @@ export class AreaCursor {
     }
   }
 
-  /**
-   * Sends sent+1 .. head to one slot, from the ring where possible and from the log otherwise,
-   * until it is caught up (LIVE), its socket is over budget (PAUSED) or a log read is in flight.
-   */
+  /** Sends a slot what it is missing (catch-up.ts). */
   catchUp(slot: number, sub: Subscriber): void {
-    const vc = this.deps.cursors;
-    const now = this.deps.now();
-    let sent = 0;
-    for (;;) {
-      if (sub.closed || this.closed) return;
-      if (sub.paused) {
-        vc.state[slot] = PAUSED;
-        return;
-      }
-      const next = vc.sent[slot] + 1;
-      if (next > this.head) {
-        vc.state[slot] = LIVE;
-        break;
-      }
-      if (next < this.first) {
-        this.fellBehind(slot, sub, next);
-        return;
-      }
-      const e = this.ring.get(next);
-      // Not in the ring, or read before this (lazy) format was activated: read it from the log.
-      if (e === undefined || e.frames[sub.format] === NOT_ENCODED) {
-        this.replayFromLog(slot, sub, next);
-        break;
-      }
-      if (e.frames.length === 0 || (e.expiresAt !== 0 && e.expiresAt <= now)) {
-        vc.sent[slot] = next;
-        continue;
-      }
-      const res = advanceSlot(vc, slot, sub, e.frames[sub.format], next, e.origin, now);
-      if (res === DROPPED) break;
-      if (res === WRITTEN) sent++;
-    }
-    if (sent > 0) this.deps.metrics.replayed.inc(sent);
+    catchUp(this, slot, sub);
   }
 
-  private fellBehind(slot: number, sub: Subscriber, next: number): void {
-    this.deps.metrics.slowConsumerCloses.inc();
-    sub.close('slow_consumer', `area ${this.id}: needs offset ${next}, oldest retained is ${this.first}`);
-    this.deps.cursors.state[slot] = PAUSED;
-  }
-
-  private replayFromLog(slot: number, sub: Subscriber, from: number): void {
-    const vc = this.deps.cursors;
-    vc.state[slot] = REPLAYING;
-    const generation = vc.generation[slot];
-    const { log, formats, settings } = this.deps;
-    this.deps.metrics.logReads.inc();
-    log.read(this.id, from, settings.replayBatch).then(
-      (records) => {
-        if (vc.generation[slot] !== generation || sub.closed || this.closed) return;
-        const now = this.deps.now();
-        let sent = 0;
-        vc.state[slot] = CATCHING_UP;
-        for (const r of records) {
-          if (sub.paused) {
-            vc.state[slot] = PAUSED;
-            break;
-          }
-          if (r.offset <= vc.sent[slot]) continue;
-          // Beyond what the tail has delivered (e.g. not yet durable): live fan-out sends it.
-          if (r.offset > this.head) break;
-          if (r.offset !== vc.sent[slot] + 1) break; // trimmed under us: catchUp sees next < first
-          if (r.expiresAt !== 0 && r.expiresAt <= now) {
-            vc.sent[slot] = r.offset;
-            continue;
-          }
-          let frame: Uint8Array;
-          try {
-            frame = formats.encodeOne(sub.format, this.id, r);
-          } catch (err) {
-            this.deps.onError(this.id, `encode offset ${r.offset}`, err);
-            vc.sent[slot] = r.offset;
-            continue;
-          }
-          const res = advanceSlot(vc, slot, sub, frame, r.offset, r.headers?.origin ?? '', now);
-          if (res === DROPPED) break;
-          if (res === WRITTEN) sent++;
-        }
-        this.deps.metrics.replayed.inc(sent);
-        // The log answers from its first retained offset: anything it skipped is gone.
-        const retainedFrom = records.length > 0 ? records[0].offset : from + 1;
-        if (retainedFrom > from && retainedFrom > this.first) this.first = retainedFrom;
-        if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
-      },
-      (err: unknown) => {
-        // Leave it CATCHING_UP: the next sweep retries the read.
-        if (vc.generation[slot] === generation) vc.state[slot] = CATCHING_UP;
-        this.deps.onError(this.id, `replay read from ${from}`, err);
-      },
-    );
-  }
-
-  /**
-   * The periodic sweep [DESIGN: heavier work happens here, never inside a fan-out]:
-   * resume drained sockets, retry catch-ups, resend to laggards, close those out of the window.
-   * Returns the minimum acked offset over subscribers (head when none), for metrics.
-   */
+  /** The periodic sweep (sweep.ts). Returns the minimum acked offset over subscribers (head when none). */
   sweep(now: number): number {
-    const vc = this.deps.cursors;
-    const { resendAfterMs, maxResends } = this.deps.settings;
-    let minAcked = this.head;
-    const lagSink = this.deps.metrics.ackLag;
-    let maxLag = 0;
-    for (let i = this.slots.length - 1; i >= 0; i--) {
-      const slot = this.slots[i];
-      const sub = this.subs[i];
-      if (sub.closed) continue;
-      const st = vc.state[slot];
-      if (st === PAUSED && !sub.paused) vc.state[slot] = CATCHING_UP;
-      if (vc.ackMode[slot] === 1 && vc.acked[slot] < vc.sent[slot] && now - vc.since[slot] > resendAfterMs) {
-        if (vc.resends[slot] >= Math.min(maxResends, 255)) {
-          this.deps.metrics.ackTimeoutCloses.inc();
-          sub.close('ack_timeout', `area ${this.id}: no ack past ${vc.acked[slot]} after ${maxResends} resends`);
-          vc.state[slot] = PAUSED; // closing: no more live sends until the transport detaches it
-          continue;
-        }
-        // Resend from the ack point: rewind the virtual cursor; catch-up re-sends in order.
-        this.deps.metrics.resent.inc(vc.sent[slot] - vc.acked[slot]);
-        vc.resends[slot]++;
-        vc.since[slot] = now;
-        if (vc.sent[slot] > vc.highSent[slot]) vc.highSent[slot] = vc.sent[slot];
-        vc.sent[slot] = vc.acked[slot];
-        if (vc.state[slot] === LIVE) vc.state[slot] = CATCHING_UP;
-      }
-      if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
-      if (vc.acked[slot] < minAcked) minAcked = vc.acked[slot];
-      // Lag against the virtual cursor: the ack once the subscription acks, else what was sent.
-      const lag = this.head - (vc.ackMode[slot] === 1 ? vc.acked[slot] : vc.sent[slot]);
-      if (lag > maxLag) maxLag = lag;
-      lagSink?.observe(lag);
-    }
-    this.maxLag = maxLag;
-    return minAcked;
+    return sweepCursor(this, now);
   }
 
   /**

@@ -12,8 +12,10 @@ import type { MqttContext } from './context.ts';
 import { packetIdOf, withDup, type MqttVersion } from './encoders.ts';
 import { expiryPatched } from './publish-frame.ts';
 import { PacketFramer } from './framer.ts';
-import { checkpoint, InFlight } from './inflight.ts';
+import { InFlight } from './inflight.ts';
+import { checkConnectHeader, fastPath } from './inbound.ts';
 import { parseOne } from './parse-one.ts';
+import { saveSessionOf, snapshotOf } from './session-save.ts';
 import { hasProperties, propertyViolation } from './properties.ts';
 import type { MqttSubscription, SubscriptionOptions } from './subscription.ts';
 import type { MqttTransport } from './transport.ts';
@@ -42,9 +44,6 @@ export type GoneHook = (conn: MqttConnection) => void;
 const PRE_CONNECT_MAX_PACKET = 65_536;
 
 let nextId = 1;
-const PINGREQ: Packet = { cmd: 'pingreq' };
-/** Reused for every fast-path PUBACK: handlers read it synchronously and never keep it. */
-const PUBACK: { cmd: 'puback'; messageId: number; reasonCode: number | undefined } = { cmd: 'puback', messageId: 0, reasonCode: undefined };
 /** Order in which CONNECT packets arrived in this process (the takeover race, handlers/connect.ts). */
 let connectSeq = 0;
 
@@ -114,7 +113,8 @@ export class MqttConnection {
   constructor(
     readonly ctx: MqttContext,
     readonly transport: MqttTransport,
-    private readonly sink: PacketSink,
+    /** The dispatcher (inbound.ts's fast path calls it too). */
+    readonly sink: PacketSink,
     private readonly onGone: GoneHook,
   ) {
     this.openedAt = this.lastPacketAt = ctx.now();
@@ -124,6 +124,12 @@ export class MqttConnection {
   get closed(): boolean {
     return this.state === 'closed';
   }
+
+  /**
+   * A write was refused since the last resumePaused (the only way areas pause a started
+   * subscription): lets a PUBACK skip looking for paused subscriptions when there are none.
+   */
+  dropped = false;
 
   /** Over its backpressure budget or window, with subscriptions waiting (for the paused gauge). */
   get paused(): boolean {
@@ -148,9 +154,9 @@ export class MqttConnection {
 
   private onRawPacket(raw: Buffer): boolean {
     this.lastPacketAt = this.ctx.now();
-    if (this.state === 'connected' && this.fastPath(raw)) return !this.closed;
+    if (this.state === 'connected' && fastPath(this, raw)) return !this.closed;
     if (this.state === 'new') {
-      if (!this.checkConnectHeader(raw)) return false;
+      if (!checkConnectHeader(this, raw)) return false;
       this.connectOrder = ++connectSeq;
     }
     // mqtt-packet's fields are views of what it parses, and `raw` is transient: parse a copy.
@@ -164,28 +170,6 @@ export class MqttConnection {
       this.raw = undefined;
     }
     return !this.closed && this.deferredFailure === undefined;
-  }
-
-  /**
-   * The packets a subscriber sends at the message rate, read from their bytes with no parser,
-   * no copy and no allocation (like the WebSocket ack fast path): PUBACK without properties
-   * (2 bytes, or 3 with a 5.0 reason code [MQTT-3.4.2-1]) and PINGREQ. false: use the parser.
-   */
-  private fastPath(raw: Buffer): boolean {
-    const first = raw[0];
-    if (first === 0x40 && (raw[1] === 2 || (raw[1] === 3 && this.version === 5)) && raw.length === raw[1] + 2) {
-      const id = (raw[2] << 8) | raw[3];
-      if (id === 0) return false; // the parser's error path says why
-      PUBACK.messageId = id;
-      PUBACK.reasonCode = raw[1] === 3 ? raw[4] : undefined;
-      this.sink(this, PUBACK);
-      return true;
-    }
-    if (first === 0xc0 && raw[1] === 0 && raw.length === 2) {
-      this.sink(this, PINGREQ);
-      return true;
-    }
-    return false;
   }
 
   /** 5.0 properties are re-checked on their bytes (properties.ts); other packets pay one branch. */
@@ -209,29 +193,6 @@ export class MqttConnection {
     }
   }
 
-  /** The first packet must be CONNECT at protocol level 4 or 5; answer others as the spec says. */
-  private checkConnectHeader(raw: Buffer): boolean {
-    if (raw[0] >> 4 !== 1) {
-      this.fail('protocol_error', 'first packet is not CONNECT');
-      return false;
-    }
-    const len = raw.length;
-    let i = 1;
-    while (i < len && raw[i] & 0x80) i++;
-    i++;
-    if (i + 2 > len) return true; // too short: the parser reports it malformed
-    const nameLen = raw.readUInt16BE(i);
-    const name = raw.toString('latin1', i + 2, i + 2 + nameLen);
-    const level = raw[i + 2 + nameLen];
-    if ((name === 'MQTT' || name === 'MQIsdp') && level !== 4 && level !== 5) {
-      // 5.0 CONNACK 0x84 to a client that asked for something newer, 3.1.1 0x01 otherwise.
-      this.version = level !== undefined && level > 5 ? 5 : 4;
-      this.refuseConnect('unsupported_protocol_version', `protocol ${name} level ${level}`);
-      return false;
-    }
-    return true;
-  }
-
   /** Control packets: always sent (they are small), never counted against the budget. */
   send(packet: Packet): void {
     if (this.closed) return;
@@ -241,7 +202,7 @@ export class MqttConnection {
   /** Called by MqttSubscription.write: the pre-encoded PUBLISH of `offset` from the area cursor. */
   writeMessage(sub: MqttSubscription, frame: Uint8Array, offset: number): number {
     if (this.state !== 'connected') return WRITE_DROPPED;
-    if (this.transport.buffered() > this.ctx.settings.maxBackpressureBytes) return WRITE_DROPPED;
+    if (this.transport.buffered() > this.ctx.settings.maxBackpressureBytes) return (this.dropped = true), WRITE_DROPPED;
     this.dirty = true;
     if (frame.byteLength > this.clientMaxPacket) {
       // [MQTT-3.1.2-25]: discard as if it had been sent.
@@ -257,14 +218,16 @@ export class MqttConnection {
     if (sub.qos === 0) return this.transport.write(out);
     const id = packetIdOf(offset);
     // Full window, or the shared packet id is taken by another area's message: wait in the ring.
-    if (this.inflight.full || this.inflight.has(id)) return WRITE_DROPPED;
+    if (this.inflight.full || this.inflight.has(id)) return (this.dropped = true), WRITE_DROPPED;
     this.inflight.add(id, sub, offset);
     return this.transport.write(offset <= sub.dupUpTo ? withDup(out) : out);
   }
 
   /** A PUBACK freed the window or the socket drained: let waiting subscriptions catch up, fairly. */
   resumePaused(): void {
-    if (this.state !== 'connected' || this.resuming || !this.paused) return;
+    if (this.state !== 'connected' || this.resuming || !this.dropped) return;
+    this.dropped = false;
+    if (!this.paused) return;
     this.resuming = true;
     try {
       const list = [...this.subs.values()];
@@ -283,6 +246,8 @@ export class MqttConnection {
       if (this.shares !== undefined && !this.inflight.full) for (const m of this.shares.values()) m.group?.resume();
     } finally {
       this.resuming = false;
+      // Some may still wait (budget, window): the next PUBACK or drain looks again.
+      this.dropped = this.paused;
     }
   }
 
@@ -306,43 +271,12 @@ export class MqttConnection {
 
   /** The session as it stands (read BEFORE detaching: the slots hold the positions). */
   snapshot(now: number): StoredSession {
-    const subscriptions = [];
-    for (const s of this.subs.values()) {
-      if (s.slot >= 0 && !s.detached) {
-        const pos = s.cursor!.positionOf(s.slot);
-        const cp = checkpoint(s.qos, pos.acked, pos.sent, s.dupUpTo);
-        subscriptions.push({ area: s.area, qos: s.qos, nl: s.options.nl, rap: s.options.rap, ...(s.via !== undefined && { via: s.via }), epoch: s.epoch, acked: cp.acked, sent: cp.sent });
-      } else if (s.stored !== undefined) {
-        subscriptions.push(s.stored);
-      }
-    }
-    for (const [filter, m] of this.shares ?? []) {
-      if (m.group === undefined || m.detached) continue;
-      const pos = m.group.position();
-      subscriptions.push({ area: m.area, qos: m.qos, rap: m.options.rap, share: filter, epoch: m.group.epoch, acked: pos.acked, sent: pos.acked });
-    }
-    const qos2Received = this.qos2Received === undefined ? [] : [...this.qos2Received.keys()];
-    const qos2Releasing = this.inflight.releasing;
-    return {
-      version: this.version,
-      expirySeconds: this.expirySeconds,
-      expiresAt: now + this.expirySeconds * 1000,
-      subscriptions,
-      ...(qos2Received.length > 0 && { qos2Received }),
-      ...(this.wildcards !== undefined && this.wildcards.size > 0 && { wildcards: [...this.wildcards].map(([filter, o]) => ({ filter, ...o })) }),
-      ...(qos2Releasing.length > 0 && { qos2Releasing: [...qos2Releasing] }),
-    };
+    return snapshotOf(this, now);
   }
 
   /** Writes the session (persistent sessions only). */
   saveSession(): void {
-    if (this.expirySeconds === 0 || this.clientId === '') return;
-    this.dirty = false;
-    this.savedAt = this.ctx.now();
-    this.ctx.sessions.putSession(this.clientId, this.snapshot(this.ctx.now())).catch((err: unknown) => {
-      this.dirty = true; // written again at the next checkpoint
-      sessionWriteFailed(this.ctx.logger, err, this.clientId);
-    });
+    saveSessionOf(this);
   }
 
   /** Engine-side close from areas/ (slow_consumer...) or shutdown: deferred, areas may be iterating. */
@@ -456,19 +390,4 @@ export class MqttConnection {
     for (const s of [...this.subs.values()]) this.detach(s);
     for (const m of [...(this.shares?.values() ?? [])]) this.detach(m);
   }
-}
-
-/**
- * Session writes fail together (a full disk fails every one of 100K sessions at each checkpoint):
- * one error line per second with how many failed since the last one, not one per session.
- */
-let failedSessionWrites = 0;
-let lastSessionWriteLog = 0;
-function sessionWriteFailed(logger: MqttContext['logger'], err: unknown, clientId: string): void {
-  failedSessionWrites++;
-  const now = Date.now();
-  if (now - lastSessionWriteLog < 1000) return;
-  logger.error({ err, clientId, failedSinceLastLine: failedSessionWrites }, 'session write failed');
-  lastSessionWriteLog = now;
-  failedSessionWrites = 0;
 }

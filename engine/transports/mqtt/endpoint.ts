@@ -179,6 +179,7 @@ function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number): void {
   }
   const expiresAt = conn.principal?.expiresAt ?? 0;
   if (expiresAt !== 0 && now >= expiresAt) return conn.disconnect('maximum_connect_time', 'token expired');
+  conn.dropped = true; // once a second, look for paused subscriptions whatever paused them
   conn.resumePaused();
   // Checkpoint moved positions, each session on its own clock (savedAt), so the writes of 19K
   // sessions spread over the interval instead of landing in one sweep; refresh idle sessions too,

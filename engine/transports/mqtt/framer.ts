@@ -30,6 +30,13 @@ export class PacketFramer {
    */
   push(bytes: Buffer, onPacket: (packet: Buffer) => boolean): FrameError | undefined {
     if (bytes.length === 0) return undefined;
+    if (this.length === 0) {
+      // The common case, nothing held: packets straight from `bytes`, only a tail is kept.
+      const at = this.whole(bytes, onPacket);
+      if (typeof at === 'string') return at;
+      if (at < 0 || at === bytes.length) return undefined;
+      bytes = bytes.subarray(at);
+    }
     this.chunks.push(bytes);
     this.length += bytes.length;
     try {
@@ -52,6 +59,34 @@ export class PacketFramer {
       const last = this.chunks.length - 1;
       if (last >= 0 && this.chunks[last].buffer === bytes.buffer) this.chunks[last] = Buffer.from(this.chunks[last]);
     }
+  }
+
+  /**
+   * Hands out the whole packets at the start of `bytes`; returns where the rest begins, -1 when
+   * onPacket said stop, or an error.
+   */
+  private whole(bytes: Buffer, onPacket: (packet: Buffer) => boolean): number | FrameError {
+    const n = bytes.length;
+    let at = 0;
+    while (at < n) {
+      let multiplier = 1;
+      let remaining = 0;
+      let i = 1;
+      for (; i <= 4; i++) {
+        if (at + i >= n) return at; // header incomplete
+        const b = bytes[at + i];
+        remaining += (b & 0x7f) * multiplier;
+        if ((b & 0x80) === 0) break;
+        multiplier *= 128;
+      }
+      if (i > 4) return 'malformed_packet'; // a fifth length byte [MQTT-1.5.5]
+      const total = 1 + i + remaining;
+      if (total > this.maxPacket) return 'packet_too_large';
+      if (at + total > n) return at;
+      if (!onPacket(bytes.subarray(at, at + total))) return -1;
+      at += total;
+    }
+    return at;
   }
 
   /** Bytes held (a partial packet). */
