@@ -14,6 +14,7 @@ import { createLog } from './log/factory.ts';
 import type { AreaLog } from './log/types.ts';
 import { createMetrics, type EngineMetrics } from './metrics/metrics.ts';
 import type { HttpContext } from './transports/http/context.ts';
+import { LiveSampler } from './metrics/live.ts';
 import { mountDashboard } from './transports/http/dashboard.ts';
 import { mountHttpRoutes } from './transports/http/routes.ts';
 import { loadUws } from './transports/uws.ts';
@@ -146,7 +147,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
     pendingAppends: () => service.pendingAppends,
     info: { uws: build, log: log.kind },
   });
-  const dashboard = mountDashboard(app, metrics, httpContext, overrides.scrape);
+  const dashboard = mountDashboard(app, LiveSampler.of(metrics, overrides.scrape), httpContext);
 
   const listenSocket = await listen(app, config.host, config.port, overrides.sharedPort === true ? LISTEN_DEFAULT : LISTEN_EXCLUSIVE_PORT);
   const port = uws.us_socket_local_port(listenSocket);

@@ -15,7 +15,7 @@ import type { AreaGaugeSink } from '../areas/registry.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING } from '../areas/virtual-cursors.ts';
 import { AUTH_FAILURE } from '../auth/jwt.ts';
 import { CLOSE, ERRORS, type CloseReason, type ErrorCode } from '../errors.ts';
-import type { WsMetrics } from '../transports/ws/context.ts';
+import type { WsMetrics } from '../transports/ws/metrics.ts';
 import type { AdmissionMetrics } from '../transports/shared/admission.ts';
 import { FLAPPING_KEYS } from '../config.types.ts';
 import { ComputedGauge, computedValue, type Labels } from './custom.ts';

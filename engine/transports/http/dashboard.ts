@@ -12,8 +12,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { LiveSampler } from '../../metrics/live.ts';
-import type { EngineMetrics } from '../../metrics/metrics.ts';
 import type { HttpContext } from './context.ts';
 import { getAndHead } from './framing.ts';
 import { requireOps } from './ops.ts';
@@ -30,8 +28,8 @@ const ASSETS: Readonly<Record<string, string>> = {
   'dashboard.js': 'text/javascript; charset=utf-8',
 };
 
-export interface Dashboard {
-  readonly sampler: LiveSampler;
+export interface Dashboard<S> {
+  readonly sampler: S;
   close(): void;
 }
 
@@ -54,10 +52,19 @@ function send(res: HttpResponse, asset: Asset): void {
   });
 }
 
-/** `scrape`: what /metrics renders when it is not this process's registry (engine/cluster's aggregate). */
-export function mountDashboard(app: TemplatedApp, metrics: EngineMetrics, ctx: HttpContext, scrape?: { metrics(): Promise<string> }): Dashboard {
+/**
+ * What the dashboard shows, sampled on demand (engine/metrics/live.ts's LiveSampler, built by the
+ * server: this route never imports engine/metrics).
+ */
+export interface DashboardSampler {
+  /** A page or poll wants data: keep sampling for a while. */
+  touch(): void;
+  state(withHistory: boolean): unknown;
+  stop(): void;
+}
+
+export function mountDashboard<S extends DashboardSampler>(app: TemplatedApp, sampler: S, ctx: HttpContext): Dashboard<S> {
   const assets = loadAssets();
-  const sampler = LiveSampler.of(metrics, scrape);
   const page = assets.get('index.html')!;
   const onPage = (res: HttpResponse): void => {
     // Start sampling as the page loads, so its first poll already has a point; with authentication

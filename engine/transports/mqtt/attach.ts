@@ -5,15 +5,17 @@
  */
 import type { Since, Subscription } from '../../areas/registry.ts';
 import { isEngineError } from '../../errors.ts';
+import { attachArea } from '../shared/attach.ts';
 import type { MqttConnection } from './connection.ts';
 import type { MqttContext } from './context.ts';
 import type { MqttSubscription } from './subscription.ts';
 
 /** true when attached; false when the log failed or the connection/subscription went away. */
 export async function attachSubscription(ctx: MqttContext, conn: MqttConnection, sub: MqttSubscription, since: Since | undefined): Promise<boolean> {
-  let res: Subscription;
+  const wanted = (): boolean => !sub.detached && !conn.closed && conn.subs.get(sub.area) === sub;
+  let res: Subscription | undefined;
   try {
-    res = await ctx.areas.subscribe(sub, sub.area, since);
+    res = await attachArea(ctx.areas, ctx.metrics, sub, sub.area, since, wanted);
   } catch (err) {
     if (isEngineError(err) && err.code === 'bad_offset' && since !== undefined) {
       // The stored position is beyond the area's head (store from another log): start at the head.
@@ -23,8 +25,11 @@ export async function attachSubscription(ctx: MqttContext, conn: MqttConnection,
     if (!conn.closed) ctx.logger.error({ err, clientId: conn.clientId, area: sub.area }, 'mqtt subscribe failed: log unavailable');
     return false;
   }
-  if (sub.detached || conn.closed || conn.subs.get(sub.area) !== sub) {
+  if (res === undefined) return false;
+  if (!wanted()) {
+    // Attached without waiting, but the connection went meanwhile (it cannot in one tick; kept for safety).
     res.cursor.detach(res.slot);
+    ctx.metrics.subscriptions.dec();
     return false;
   }
   sub.slot = res.slot;
@@ -32,12 +37,9 @@ export async function attachSubscription(ctx: MqttContext, conn: MqttConnection,
   sub.epoch = res.epoch;
   sub.stored = undefined;
   if (since !== undefined && !res.recovered) {
-    ctx.metrics.recoveredFalse.inc();
     if (since.epoch !== res.epoch) sub.dupUpTo = 0;
     ctx.logger.info({ clientId: conn.clientId, area: sub.area, since }, 'mqtt session could not be resumed exactly (retention or new epoch): delivery starts at the head');
   }
-  ctx.metrics.subscribes.inc();
-  ctx.metrics.subscriptions.inc();
   return true;
 }
 

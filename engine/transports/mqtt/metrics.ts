@@ -1,12 +1,24 @@
 /**
  * MQTT's own counters, registered in the engine's prom-client registry (same `abe_` prefix);
- * acks, subscribes and subscriptions reuse the transport-neutral handles of EngineMetrics.
+ * acks, subscribes and subscriptions reuse the transport-neutral handles the engine passes in
+ * (MqttHostMetrics: the transport names what it needs; engine/metrics is never imported here).
  */
-import { Counter } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { CounterLike } from '../../areas/metrics.ts';
-import type { MqttReason } from '../../errors.ts';
-import type { EngineMetrics } from '../../metrics/metrics.ts';
+import type { ErrorCode, MqttReason } from '../../errors.ts';
 import type { MqttMetrics } from './context.ts';
+import type { WsMetrics } from '../ws/metrics.ts';
+
+/** What MQTT takes from the engine's metrics (EngineMetrics has all of it). */
+export interface MqttHostMetrics {
+  readonly registry: Registry;
+  /** The transport-neutral handles (abe_acks_total, abe_subscribes_total...). */
+  readonly ws: Pick<WsMetrics, 'acks' | 'subscribes' | 'recoveredFalse' | 'subscriptions'>;
+  readonly connections: (transport: string) => { inc(): void; dec(): void };
+  readonly httpErrors: (code: ErrorCode) => CounterLike;
+  /** Adds the MQTT paused-connections probe. */
+  probe(probes: { pausedConnections: Readonly<Record<string, () => number>> }): void;
+}
 
 function children(counter: Counter): (label: string) => CounterLike {
   const cache = new Map<string, CounterLike>();
@@ -20,7 +32,7 @@ function children(counter: Counter): (label: string) => CounterLike {
   };
 }
 
-export function createMqttMetrics(engine: EngineMetrics): MqttMetrics {
+export function createMqttMetrics(engine: MqttHostMetrics): MqttMetrics {
   const registers = [engine.registry];
   const counter = (name: string, help: string, labelNames: string[] = []): Counter => new Counter({ name: `abe_mqtt_${name}`, help, labelNames, registers });
   const badInput = children(counter('bad_input_total', 'MQTT refusals and closes caused by client input, by MQTT reason', ['reason']));

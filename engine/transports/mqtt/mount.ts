@@ -11,13 +11,12 @@ import type { AreaService } from '../../areas/service.ts';
 import type { Authenticator } from '../../auth/types.ts';
 import type { EngineConfig } from '../../config.types.ts';
 import type { Logger } from '../../logger.ts';
-import type { EngineMetrics } from '../../metrics/metrics.ts';
 import { LmdbSessionStore } from '../../sessions/lmdb.ts';
 import type { SessionStore } from '../../sessions/types.ts';
 import type { MqttSettings } from './context.ts';
 import { registerMqttFormats } from './encoders.ts';
 import { startMqtt, type MqttEndpoint } from './endpoint.ts';
-import { createMqttMetrics } from './metrics.ts';
+import { createMqttMetrics, type MqttHostMetrics } from './metrics.ts';
 import type { Admission } from '../shared/admission.ts';
 
 export type { MqttEndpoint } from './endpoint.ts';
@@ -27,7 +26,7 @@ export interface MountMqttDeps {
   readonly service: AreaService;
   readonly auth: Authenticator;
   readonly formats: FormatTable;
-  readonly metrics: EngineMetrics;
+  readonly metrics: MqttHostMetrics;
   readonly logger: Logger;
   readonly now: () => number;
   readonly otherConnections: () => number;

@@ -22,6 +22,7 @@ import type { AreaCursor } from '../../areas/area-cursor.ts';
 import type { Since } from '../../areas/registry.ts';
 import { WRITE_DROPPED, type Subscriber } from '../../areas/subscriber.ts';
 import type { CloseReason } from '../../errors.ts';
+import { attachArea } from '../shared/attach.ts';
 import type { MqttContext } from './context.ts';
 import type { MqttSubscription } from './subscription.ts';
 
@@ -108,7 +109,10 @@ export class SharedGroup implements Subscriber {
     if (this.members.length === 0) {
       this.gone = true;
       if (this.ctx.shared.get(this.key) === this) this.ctx.shared.delete(this.key);
-      if (this.cursor !== undefined && this.slot >= 0) this.cursor.detach(this.slot);
+      if (this.cursor !== undefined && this.slot >= 0) {
+        this.cursor.detach(this.slot);
+        this.ctx.metrics.subscriptions.dec();
+      }
       return;
     }
     if (oldest !== Infinity && this.cursor !== undefined) {
@@ -153,12 +157,9 @@ export async function joinShared(ctx: MqttContext, member: MqttSubscription, gro
     const created = new SharedGroup(ctx, key, member.area, member.format);
     g = created;
     ctx.shared.set(key, g);
-    created.attaching = ctx.areas.subscribe(created, member.area, since).then(
+    created.attaching = Promise.resolve(attachArea(ctx.areas, ctx.metrics, created, member.area, since, () => !created.closed)).then(
       (res) => {
-        if (created.closed) {
-          res.cursor.detach(res.slot);
-          return false;
-        }
+        if (res === undefined) return false;
         created.slot = res.slot;
         created.cursor = res.cursor;
         created.epoch = res.epoch;

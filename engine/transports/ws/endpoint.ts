@@ -7,7 +7,7 @@ import type { HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 
 import type { Authenticator, Principal } from '../../auth/types.ts';
 import { CLOSE, isEngineError, type CloseReason, type ErrorCode } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
-import type { EngineMetrics } from '../../metrics/metrics.ts';
+import type { WsEndpointMetrics } from './metrics.ts';
 import { refuseUpgrade, type Admission, type Refused } from '../shared/admission.ts';
 import { bearerToken } from '../shared/bearer.ts';
 import { refuseHttp } from '../shared/http-reply.ts';
@@ -39,7 +39,7 @@ export function mountWsEndpoint(
   app: TemplatedApp,
   ctx: WsContext,
   auth: Authenticator,
-  metrics: EngineMetrics,
+  metrics: WsEndpointMetrics,
   logger: Logger,
   opts: WsEndpointOptions,
 ): WsEndpoint {

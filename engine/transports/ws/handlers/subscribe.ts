@@ -4,6 +4,7 @@ import { isEngineError } from '../../../errors.ts';
 import type { WsConnection } from '../connection.ts';
 import type { WsContext } from '../context.ts';
 import type { ClientFrame } from '../protocol.ts';
+import { attachArea } from '../../shared/attach.ts';
 
 type SubscribeFrame = Extract<ClientFrame, { type: 'subscribe' }>;
 
@@ -37,39 +38,31 @@ export function handleSubscribe(ctx: WsContext, conn: WsConnection, f: Subscribe
     conn.close('too_many_subscriptions', `limit is ${ctx.maxSubscriptionsPerConnection}`);
     return undefined;
   }
-  let now: Subscription | undefined;
+  // The entry holds this attempt's id: after an unsubscribe and a new subscribe to the same area
+  // while we wait, the entry is the newer attempt's, and this one must neither remove nor take it.
+  let attempt: number | undefined;
+  let res: Subscription | Promise<Subscription | undefined>;
   try {
-    now = ctx.areas.subscribeNow(conn, area, f.since);
+    // Closed, or unsubscribed (and maybe subscribed again) while we were waiting: the slot goes back.
+    res = attachArea(ctx.areas, ctx.metrics, conn, area, f.since, () => !conn.closed && conn.subscription(area) === attempt);
   } catch (err) {
     refused(ctx, conn, area, err);
     return undefined;
   }
-  if (now !== undefined) {
-    started(ctx, conn, f, now);
+  if (!(res instanceof Promise)) {
+    started(conn, f, res);
     return undefined;
   }
-  return subscribeFromLog(ctx, conn, f);
-}
-
-async function subscribeFromLog(ctx: WsContext, conn: WsConnection, f: SubscribeFrame): Promise<void> {
-  const { area } = f;
-  // The entry holds this attempt's id: after an unsubscribe and a new subscribe to the same area
-  // while we wait, the entry is the newer attempt's, and this one must neither remove nor take it.
-  const attempt = conn.beginSubscribe(area);
-  let sub: Subscription;
-  try {
-    sub = await ctx.areas.subscribe(conn, area, f.since);
-  } catch (err) {
-    if (conn.subscription(area) === attempt) conn.deleteSubscription(area);
-    if (!conn.closed) refused(ctx, conn, area, err);
-    return;
-  }
-  // Closed, or unsubscribed (and maybe subscribed again) while we were waiting: give the slot back.
-  if (conn.closed || conn.subscription(area) !== attempt) {
-    sub.cursor.detach(sub.slot);
-    return;
-  }
-  started(ctx, conn, f, sub);
+  attempt = conn.beginSubscribe(area);
+  return res.then(
+    (sub) => {
+      if (sub !== undefined) started(conn, f, sub);
+    },
+    (err: unknown) => {
+      if (conn.subscription(area) === attempt) conn.deleteSubscription(area);
+      if (!conn.closed) refused(ctx, conn, area, err);
+    },
+  );
 }
 
 /** The log could not attach the subscription: answer with the reason, keep the connection. */
@@ -83,13 +76,9 @@ function refused(ctx: WsContext, conn: WsConnection, area: string, err: unknown)
   }
 }
 
-/** Attached: remember it, count it, answer, start delivery (same tick). */
-function started(ctx: WsContext, conn: WsConnection, f: SubscribeFrame, sub: Subscription): void {
+/** Attached (and counted): remember it, answer, start delivery (same tick). */
+function started(conn: WsConnection, f: SubscribeFrame, sub: Subscription): void {
   conn.setSubscription({ cursor: sub.cursor, slot: sub.slot });
-  ctx.metrics.subscribes.inc();
-  ctx.metrics.subscriptions.inc();
-  if (f.since !== undefined) ctx.metrics.resumes?.inc();
-  if (f.since !== undefined && !sub.recovered) ctx.metrics.recoveredFalse.inc();
   conn.sendControl({ type: 'subscribed', area: f.area, epoch: sub.epoch, offset: sub.head, recovered: sub.recovered });
   sub.cursor.start(sub.slot, conn);
 }
