@@ -15,6 +15,8 @@ export interface MqttTransport {
   write(bytes: Uint8Array): number;
   /** Bytes queued in user space. */
   buffered(): number;
+  /** The peer has closed (EOF read, or the socket is gone), even if our 'close' is still to come. */
+  peerGone(): boolean;
   /** Flushes what is queued, then closes. */
   end(): void;
   /** Closes now. */
@@ -38,6 +40,10 @@ export class TcpTransport implements MqttTransport {
 
   buffered(): number {
     return this.socket.writableLength;
+  }
+
+  peerGone(): boolean {
+    return this.gone || this.socket.destroyed || this.socket.readableEnded;
   }
 
   end(): void {
@@ -76,6 +82,10 @@ export class WsTransport implements MqttTransport {
 
   buffered(): number {
     return this.ws === undefined ? 0 : this.ws.getBufferedAmount();
+  }
+
+  peerGone(): boolean {
+    return this.ws === undefined;
   }
 
   end(): void {

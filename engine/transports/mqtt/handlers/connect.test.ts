@@ -39,6 +39,8 @@ class FakeTransport implements MqttTransport {
   readonly remoteAddress = '127.0.0.1';
   readonly packets: Packet[] = [];
   ended = false;
+  /** The peer closed its side (EOF read) before the engine got to the CONNECT. */
+  peerClosed = false;
   private readonly parser = createParser({ protocolVersion: 5 });
   constructor() {
     this.parser.on('packet', (p: Packet) => this.packets.push(p));
@@ -49,6 +51,9 @@ class FakeTransport implements MqttTransport {
   }
   buffered(): number {
     return 0;
+  }
+  peerGone(): boolean {
+    return this.ended || this.peerClosed;
   }
   end(): void {
     this.ended = true;
@@ -113,7 +118,10 @@ function open(ctx: MqttContext): { conn: MqttConnection; t: FakeTransport } {
   return { conn, t };
 }
 
-const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+// Two turns: a takeover waits one setImmediate for the sockets' pending events (connect.ts).
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('CONNECT takeover', () => {
   it('a CONNECT that arrived earlier but authenticated later does not take over the newer connection: it gets 0x8E', async () => {
@@ -145,5 +153,23 @@ describe('CONNECT takeover', () => {
     expect(older.t.packets.map((p) => [p.cmd, 'reasonCode' in p ? p.reasonCode : undefined])).toEqual([['connack', 0], ['disconnect', 0x8e]]);
     expect(newer.t.packets[0]).toMatchObject({ cmd: 'connack', reasonCode: 0 });
     expect(ctx.live.get('car-1')).toBe(newer.conn);
+  });
+
+  it('a CONNECT whose socket the client already closed (an abandoned attempt, read just before its EOF) takes nothing over', async () => {
+    const auth = new HeldAuth();
+    const ctx = context(auth);
+    const live = open(ctx);
+    auth.waiting[0]();
+    await settle();
+    const abandoned = open(ctx);
+    abandoned.t.peerClosed = true; // its EOF is read right after the CONNECT
+    auth.waiting[1]();
+    await settle();
+    await settle();
+    expect(live.t.packets.map((p) => p.cmd)).toEqual(['connack']);
+    expect(live.conn.state).toBe('connected');
+    expect(abandoned.t.packets).toEqual([]);
+    expect(abandoned.conn.closed).toBe(true);
+    expect(ctx.live.get('car-1')).toBe(live.conn);
   });
 });

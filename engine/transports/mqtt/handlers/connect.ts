@@ -92,8 +92,20 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
   const requestedExpiry = v5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : NEVER;
   const expiry = Math.min(requestedExpiry, s.sessionExpiryMaxSeconds);
 
-  // Takeover: the older connection persists its session synchronously (the store's get sees it).
-  const older = ctx.live.get(clientId);
+  // Takeover [MQTT-3.1.4-3]: the older connection persists its session synchronously (the store's get sees it).
+  let older = ctx.live.get(clientId);
+  if (older !== undefined && older !== conn) {
+    // An attempt the client gave up on must never take over the connection it made instead (the
+    // mix-19k race: a CONNECT read just before its socket's EOF took over the newer connection).
+    // So let the sockets' pending events run first, then look again: a CONNECT whose socket the
+    // peer has closed is dropped, and one older than the live connection's is refused.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (conn.closed || conn.transport.peerGone()) {
+      ctx.logger.debug({ conn: conn.id, clientId }, 'mqtt CONNECT from a socket the client already closed: no takeover');
+      return conn.clientDisconnected();
+    }
+    older = ctx.live.get(clientId);
+  }
   if (older !== undefined && older !== conn) {
     // A CONNECT that arrived before the live connection's (its authentication took longer, and the
     // client has likely given up on it) must not take over the newer one: it is the one refused.
