@@ -146,7 +146,7 @@ export function fanOutBatch(
       }
       continue;
     }
-    const written = sub.writeMany(frames, from, count);
+    const written = sub.writeMany(frames, from, count, first + from);
     if (written > 0) {
       if (acked[slot] === s) since[slot] = now;
       sent[slot] = s + written;

@@ -33,9 +33,10 @@ export interface Subscriber {
    * Optional batch write (centrifuge's writeMany): frames[from..to) in order, in ONE corked
    * syscall where the transport can. Returns how many were written before one was dropped
    * (to - from when all went out). Without it, areas call write() per frame. Never called for a
-   * subscriber with skipOrigin (those get write() per frame).
+   * subscriber with skipOrigin (those get write() per frame). `firstOffset` is the offset of
+   * frames[from] (the rest follow one by one).
    */
-  writeMany?(frames: readonly Uint8Array[], from: number, to: number): number;
+  writeMany?(frames: readonly Uint8Array[], from: number, to: number, firstOffset: number): number;
   /** Bytes buffered in user space for this socket. */
   bufferedAmount(): number;
   /**

@@ -317,8 +317,11 @@ describe('mqtt limits and dev mode', () => {
       const b = await mqttConnect(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 5, clientId: 'b' });
       expect(await mqttRefused(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 4, clientId: 'c' })).toBe(3);
       expect(await mqttRefused(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 5, clientId: 'd' })).toBe(0x89);
+      // At the limit, a reconnect of a live client id takes its old connection over: never busy.
+      const b2 = await mqttConnect(`mqtt://127.0.0.1:${t.mqttPort}`, { protocolVersion: 5, clientId: 'b' });
+      await until('the old connection closed (0x8E)', () => !b.client.connected);
       await a.end(true);
-      await b.end(true);
+      await b2.end(true);
     } finally {
       await t.stop();
     }

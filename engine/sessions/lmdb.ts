@@ -6,12 +6,19 @@
  * stay in a pending map until committed so a get in the same tick sees them (session takeover).
  * Session writes resolve on commit (survives kill -9); retained messages also wait for the fsync,
  * like a publish with --durability flush.
+ *
+ * Commits are batched every COMMIT_DELAY_MS: at 100K persistent sessions over 6 processes, one
+ * commit (and fsync) per event turn per process starved the message log's own fsyncs on the same
+ * disk (loadtest/results/issue14: accept -> durable went to 24 s). Session writes are checkpoints
+ * off the send path; a takeover still sees a put at once (the pending map).
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { RetainedMessage, SessionStore, StoredSession } from './types.ts';
 import { absorbLmdbCommitRejections } from '../log/lmdb-failures.ts';
 
+/** Session writes wait this long to share a commit (lmdb-js commitDelay). */
+const COMMIT_DELAY_MS = 100;
 /** Sessions deleted per expiry transaction. */
 const EXPIRE_BATCH = 1000;
 
@@ -36,7 +43,7 @@ export class LmdbSessionStore implements SessionStore {
     mkdirSync(this.dir, { recursive: true });
     // A full disk fails session writes too; their callers handle it, lmdb's orphans must not end the process.
     absorbLmdbCommitRejections();
-    this.env = open({ path: this.dir, maxDbs: 4 });
+    this.env = open({ path: this.dir, maxDbs: 4, commitDelay: COMMIT_DELAY_MS });
     this.sessions = this.env.openDB({ name: 'sessions' });
     this.retained = this.env.openDB({ name: 'retained' });
     this.opened = true;

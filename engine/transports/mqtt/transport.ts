@@ -17,6 +17,8 @@ export interface MqttTransport {
   buffered(): number;
   /** The peer has closed (EOF read, or the socket is gone), even if our 'close' is still to come. */
   peerGone(): boolean;
+  /** Runs `fn` with writes corked: what it writes leaves in one syscall. */
+  corked(fn: () => void): void;
   /** Flushes what is queued, then closes. */
   end(): void;
   /** Closes now. */
@@ -44,6 +46,15 @@ export class TcpTransport implements MqttTransport {
 
   peerGone(): boolean {
     return this.gone || this.socket.destroyed || this.socket.readableEnded;
+  }
+
+  corked(fn: () => void): void {
+    this.socket.cork();
+    try {
+      fn();
+    } finally {
+      this.socket.uncork();
+    }
   }
 
   end(): void {
@@ -86,6 +97,11 @@ export class WsTransport implements MqttTransport {
 
   peerGone(): boolean {
     return this.ws === undefined;
+  }
+
+  corked(fn: () => void): void {
+    if (this.ws === undefined) return fn();
+    this.ws.cork(fn);
   }
 
   end(): void {

@@ -55,6 +55,9 @@ class FakeTransport implements MqttTransport {
   peerGone(): boolean {
     return this.ended || this.peerClosed;
   }
+  corked(fn: () => void): void {
+    fn();
+  }
   end(): void {
     this.ended = true;
   }

@@ -35,7 +35,11 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
   conn.version = p.protocolVersion === 5 ? 5 : 4;
   const v5 = conn.version === 5;
   const props = p.properties ?? {};
-  if (ctx.connectionCount() > s.maxConnections) return conn.refuseConnect('server_busy', `this process holds at most ${s.maxConnections} connections`);
+  // A CONNECT that will take over a live connection of its client id adds no connection (the
+  // older one closes): refusing it as busy left vehicles that reconnect faster than their old
+  // socket's close is read locked out at the limit (mix-19k). Its token is still checked below.
+  const takesOver = p.clientId !== undefined && p.clientId !== '' && ctx.live.has(p.clientId);
+  if (ctx.connectionCount() > s.maxConnections && !takesOver) return conn.refuseConnect('server_busy', `this process holds at most ${s.maxConnections} connections`);
   // Before the token is verified: a storm costs one bucket test per CONNECT (../../shared/admission.ts).
   const listener = conn.transport.kind === 'mqtt' ? 'mqtt_tcp' : 'mqtt_ws';
   const address = conn.transport.remoteAddress;
