@@ -11,25 +11,17 @@ import { handlePing } from './handlers/ping.ts';
 import { handleSubscribe } from './handlers/subscribe.ts';
 import { handleUnsubscribe } from './handlers/unsubscribe.ts';
 import { decodeClientFrame, type ClientFrame } from './protocol.ts';
+import { overFrameRate } from '../shared/frame-rate.ts';
 
 export interface DispatchLimits {
   readonly maxClientFrameBytes: number;
   readonly maxFramesPerSecond: number;
 }
 
-const MS_MASK = 0x3fffffff;
 
 export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsConnection, data: ArrayBuffer, isBinary: boolean): void {
   if (conn.closed) return;
-  // A one-second window from the first frame in it. Its start is kept as ms modulo 2^30 so the
-  // field stays a small integer (no heap number per connection); the difference is taken modulo
-  // 2^30 too, which is exact for any gap under ~12 days.
-  const nowMs = ctx.now() & MS_MASK;
-  if (((nowMs - conn.frameWindowStart) & MS_MASK) >= 1000) {
-    conn.frameWindowStart = nowMs;
-    conn.frameCount = 0;
-  }
-  if (++conn.frameCount > limits.maxFramesPerSecond) {
+  if (overFrameRate(conn, ctx.now(), limits.maxFramesPerSecond)) {
     ctx.metrics.badInput('rate_limited').inc();
     conn.close('rate_limited', `more than ${limits.maxFramesPerSecond} frames per second`);
     return;
