@@ -1,6 +1,6 @@
 /**
  * server.ts's one call: MQTT settings from the configuration, the durable session store
- * (`${dataDir}/sessions`), the four lazy MQTT formats, metrics, both listeners and the sweep.
+ * (`${dataDir}/sessions`), the lazy MQTT formats (encoders.ts), metrics, both listeners and the sweep.
  * Call before any area cursor opens (the formats join the FormatTable here).
  */
 import { join } from 'node:path';
