@@ -1,8 +1,10 @@
 /**
- * SUBSCRIBE: `areas/{area}` only, granted the QoS asked for (0, 1 or 2), with its Subscription
- * Options: No Local [MQTT-3.8.3-3], Retain As Published [MQTT-3.3.1-13], Retain Handling
- * [MQTT-3.3.1-9..11]. Failures per filter: 3.1.1 0x80; 5.0 0x8F invalid filter, 0xA2 wildcard,
- * 0x9E shared, 0x87 not allowed by the token, 0x97 over --max-subscriptions, 0x80 log unavailable,
+ * SUBSCRIBE: `areas/{area}` granted the QoS asked for (0, 1 or 2), with its Subscription Options:
+ * No Local [MQTT-3.8.3-3], Retain As Published [MQTT-3.3.1-13], Retain Handling
+ * [MQTT-3.3.1-9..11]; wildcard filters expand over areas (../wildcards.ts); `$share/{group}/`
+ * filters join a group (../shared-group.ts). Failures per filter: 3.1.1 0x80; 5.0 0x8F invalid
+ * filter, 0xA2 a shared filter over a wildcard, 0x87 not allowed by the token, 0x97 over
+ * --max-subscriptions, 0x80 log unavailable,
  * and 0xA1 for every filter of a SUBSCRIBE carrying a Subscription Identifier (not supported,
  * announced in CONNACK, MQTT 5 §3.2.2.3.12: it would make the shared bytes differ per subscriber).
  * A No Local subscription on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
@@ -34,6 +36,14 @@ interface Granted {
   readonly index: number;
 }
 
+/** What one SUBSCRIBE asks for, filter by filter (planSubscribe), before anything is attached. */
+interface Plan {
+  readonly codes: number[];
+  readonly granted: Granted[];
+  readonly wildcards: { filter: string; options: SubscriptionOptions; retainHandling: number }[];
+  readonly shares: { filter: string; member: MqttSubscription; group: string; index: number }[];
+}
+
 export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePacket): Promise<void> {
   if (p.subscriptions.length === 0) return conn.fail('protocol_error', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');
   const v5 = conn.version === 5;
@@ -42,102 +52,113 @@ export async function handleSubscribe(ctx: MqttContext, conn: MqttConnection, p:
     conn.send({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map(() => MQTT_REASON.subscription_identifiers_not_supported.v5) });
     return;
   }
-  const codes: number[] = [];
-  const granted: Granted[] = [];
-  const wildcards: { filter: string; options: SubscriptionOptions; retainHandling: number }[] = [];
-  const shares: { filter: string; member: MqttSubscription; group: string; index: number }[] = [];
+  const plan = planSubscribe(ctx, conn, p);
+  if (plan === undefined) return; // a Protocol Error closed the connection
+  const { codes, granted, wildcards, shares } = plan;
+  const [attached, joined] = await Promise.all([
+    Promise.all(granted.map((g) => (g.attach ? attachSubscription(ctx, conn, g.sub, g.since) : Promise.resolve(true)))),
+    Promise.all(shares.map((s) => joinShared(ctx, s.member, s.group, undefined))),
+  ]);
+  if (conn.closed) return;
+  const failed = v5 ? MQTT_REASON.unspecified_error.v5 : V4_FAILURE;
+  for (let i = 0; i < shares.length; i++) {
+    if (joined[i]) continue;
+    conn.detach(shares[i].member);
+    conn.shares?.delete(shares[i].filter);
+    codes[shares[i].index] = failed;
+  }
+  for (let i = 0; i < granted.length; i++) {
+    if (attached[i]) continue;
+    if (!granted[i].sub.detached) conn.detach(granted[i].sub);
+    codes[granted[i].index] = failed;
+  }
+  conn.send({ cmd: 'suback', messageId: p.messageId, granted: codes });
+  await afterSuback(ctx, conn, plan, attached, joined);
+}
+
+/** Classifies each filter: SUBACK code, and what to attach, join or expand. undefined: the connection was closed. */
+function planSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePacket): Plan | undefined {
+  const v5 = conn.version === 5;
+  const plan: Plan = { codes: [], granted: [], wildcards: [], shares: [] };
+  const { codes } = plan;
   const refuse = (reason: MqttReason): void => {
     ctx.metrics.badInput(reason).inc();
     codes.push(v5 ? MQTT_REASON[reason].v5 : V4_FAILURE);
   };
   for (const req of p.subscriptions) {
     const f = parseFilter(req.topic);
+    const options = { qos: req.qos as Qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
     if (f.kind === 'shared') {
       if (f.area === undefined) refuse('wildcard_subscriptions_not_supported');
-      else if (v5 && req.nl === true) return conn.fail('protocol_error', 'No Local on a shared subscription [MQTT-3.8.3-4]');
+      else if (options.nl) return void conn.fail('protocol_error', 'No Local on a shared subscription [MQTT-3.8.3-4]');
       else if (!conn.principal!.canSubscribe(f.area)) refuse('not_authorized');
       else if (conn.shares?.has(req.topic) === true) codes.push(conn.shares.get(req.topic)!.qos);
       else if (conn.subs.size + (conn.shares?.size ?? 0) >= ctx.settings.maxSubscriptions) refuse('quota_exceeded');
       else {
         // At most QoS 1 (shared-group.ts: QoS 2 would tie a message to one member across reconnects).
-        const options = { qos: Math.min(req.qos, 1) as Qos, nl: false, rap: v5 && req.rap === true };
-        const member = new MqttSubscription(conn, f.area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }));
+        const o = { ...options, qos: Math.min(req.qos, 1) as Qos };
+        const member = new MqttSubscription(conn, f.area, o, ctx.formats.format({ version: conn.version, qos: o.qos, rap: o.rap, lean: conn.lean }));
         (conn.shares ??= new Map()).set(req.topic, member);
-        codes.push(options.qos);
-        shares.push({ filter: req.topic, member, group: f.group!, index: codes.length - 1 });
+        codes.push(o.qos);
+        plan.shares.push({ filter: req.topic, member, group: f.group!, index: codes.length - 1 });
       }
     } else if (f.kind === 'wildcard') {
       // Kept as a filter; it expands to the matching areas after the SUBACK (../wildcards.ts).
-      const options = { qos: req.qos as Qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
       const existed = conn.wildcards?.has(req.topic) === true;
       (conn.wildcards ??= new Map()).set(req.topic, options);
       codes.push(options.qos);
       // Retain Handling 1: retained messages only for a subscription that did not exist [MQTT-3.3.1-10].
-      wildcards.push({ filter: req.topic, options, retainHandling: existed && req.rh === 1 ? 2 : (req.rh ?? 0) });
+      plan.wildcards.push({ filter: req.topic, options, retainHandling: existed && req.rh === 1 ? 2 : (req.rh ?? 0) });
     } else if (f.kind === 'invalid' || f.area === undefined) refuse('topic_filter_invalid');
     else if (!conn.principal!.canSubscribe(f.area)) refuse('not_authorized');
     else if (!conn.subs.has(f.area) && conn.subs.size >= ctx.settings.maxSubscriptions) refuse('quota_exceeded');
     else {
-      const area = f.area;
-      const qos = req.qos as Qos;
-      const options = { qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
-      const retainHandling = req.rh ?? 0;
-      const existing = conn.subs.get(area);
-      codes.push(qos);
-      if (existing !== undefined && sameOptions(existing.options, options)) {
-        granted.push({ sub: existing, attach: false, retainHandling, isNew: false, index: codes.length - 1 });
-        continue;
-      }
-      let since: Since | undefined;
-      const sub = new MqttSubscription(conn, area, options, ctx.formats.format({ version: conn.version, qos, rap: options.rap, lean: conn.lean }));
-      if (existing !== undefined) {
-        // Same area, other options [MQTT-3.8.4-3]: the new subscription continues where the old one was acked.
-        if (existing.slot >= 0 && existing.cursor !== undefined) {
-          const pos = existing.cursor.positionOf(existing.slot);
-          since = { epoch: existing.epoch, offset: existing.qos !== 0 ? pos.acked : pos.sent };
-          sub.dupUpTo = pos.sent;
-        }
-        conn.detach(existing);
-      }
-      conn.subs.set(area, sub);
-      granted.push({ sub, attach: true, since, retainHandling, isNew: existing === undefined, index: codes.length - 1 });
+      codes.push(options.qos);
+      plan.granted.push(exact(ctx, conn, f.area, options, req.rh ?? 0, codes.length - 1));
     }
   }
-  const [attached, joined] = await Promise.all([
-    Promise.all(granted.map((g) => (g.attach ? attachSubscription(ctx, conn, g.sub, g.since) : Promise.resolve(true)))),
-    Promise.all(shares.map((s) => joinShared(ctx, s.member, s.group, undefined))),
-  ]);
-  if (conn.closed) return;
-  for (let i = 0; i < shares.length; i++) {
-    if (joined[i]) continue;
-    const s = shares[i];
-    conn.detach(s.member);
-    conn.shares?.delete(s.filter);
-    codes[s.index] = v5 ? MQTT_REASON.unspecified_error.v5 : V4_FAILURE;
+  return plan;
+}
+
+/** An exact `areas/{area}` filter: the same subscription again, or a new one (with other options, continuing where the old one was acked). */
+function exact(ctx: MqttContext, conn: MqttConnection, area: string, options: SubscriptionOptions, retainHandling: number, index: number): Granted {
+  const existing = conn.subs.get(area);
+  if (existing !== undefined && existing.via === undefined && sameOptions(existing.options, options)) {
+    return { sub: existing, attach: false, retainHandling, isNew: false, index };
   }
-  for (let i = 0; i < granted.length; i++) {
-    if (attached[i]) continue;
-    const g = granted[i];
-    if (!g.sub.detached) conn.detach(g.sub);
-    codes[g.index] = v5 ? MQTT_REASON.unspecified_error.v5 : V4_FAILURE;
+  let since: Since | undefined;
+  const sub = new MqttSubscription(conn, area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }));
+  if (existing !== undefined) {
+    // Same area, other options [MQTT-3.8.4-3]: the new subscription continues where the old one was acked.
+    if (existing.slot >= 0 && existing.cursor !== undefined) {
+      const pos = existing.cursor.positionOf(existing.slot);
+      since = { epoch: existing.epoch, offset: existing.qos !== 0 ? pos.acked : pos.sent };
+      sub.dupUpTo = pos.sent;
+    }
+    conn.detach(existing);
   }
-  conn.send({ cmd: 'suback', messageId: p.messageId, granted: codes });
-  for (let i = 0; i < granted.length; i++) {
-    const g = granted[i];
+  conn.subs.set(area, sub);
+  return { sub, attach: true, since, retainHandling, isNew: existing === undefined, index };
+}
+
+/** After the SUBACK: retained messages, then delivery; groups start; wildcards expand. */
+async function afterSuback(ctx: MqttContext, conn: MqttConnection, plan: Plan, attached: readonly boolean[], joined: readonly boolean[]): Promise<void> {
+  for (let i = 0; i < plan.granted.length; i++) {
+    const g = plan.granted[i];
     if (!attached[i] || g.sub.detached) continue;
     if (g.retainHandling === 0 || (g.retainHandling === 1 && g.isNew)) sendRetained(ctx, conn, g.sub);
     if (g.attach) g.sub.start();
   }
   // No retained message on a shared subscription (MQTT 5 §4.8.2).
-  for (let i = 0; i < shares.length; i++) if (joined[i] && shares[i].member.group !== undefined) startShared(shares[i].member.group!);
-  if (wildcards.length > 0) {
+  for (let i = 0; i < plan.shares.length; i++) if (joined[i] && plan.shares[i].member.group !== undefined) startShared(plan.shares[i].member.group!);
+  if (plan.wildcards.length > 0) {
     const areas = await ctx.wildcards.areas(ctx).catch((err: unknown) => {
       ctx.logger.error({ err, clientId: conn.clientId }, 'mqtt wildcard: listing the areas failed');
       return [];
     });
-    for (const w of wildcards) expandWildcard(ctx, conn, w.filter, w.options, areas, undefined, w.retainHandling);
+    for (const w of plan.wildcards) expandWildcard(ctx, conn, w.filter, w.options, areas, undefined, w.retainHandling);
   }
-  if (granted.length > 0 || wildcards.length > 0 || shares.length > 0) conn.saveSession();
+  if (plan.granted.length > 0 || plan.wildcards.length > 0 || plan.shares.length > 0) conn.saveSession();
 }
 
 function sameOptions(a: MqttSubscription['options'], b: MqttSubscription['options']): boolean {
