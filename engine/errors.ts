@@ -111,7 +111,6 @@ export const MQTT_REASON = {
   message_rate_too_high: { v5: 0x96, meaning: 'too many packets per second (--max-frames-per-second)' },
   quota_exceeded: { v5: 0x97, meaning: 'subscription limit, publish backlog, or fell out of the retained window' },
   payload_format_invalid: { v5: 0x99, meaning: 'payload does not match its declared format (UTF-8 / JSON)' },
-  qos_not_supported: { v5: 0x9b, meaning: 'QoS 3 (a malformed QoS) or a QoS over what was granted' },
   connection_rate_exceeded: { v5: 0x9f, v4: 0x03, meaning: 'too many connects per second on this listener (--max-connect-rate), or this client id / subject / address is banned for flapping' },
   maximum_connect_time: { v5: 0xa0, meaning: 'the token expired; reconnect with a fresh one' },
   wildcard_subscriptions_not_supported: { v5: 0xa2, meaning: 'a shared subscription over a wildcard filter ($share/{group}/areas/+): share one area per filter' },

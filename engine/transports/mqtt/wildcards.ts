@@ -20,7 +20,7 @@ import { FROM_START, type Since } from '../../areas/registry.ts';
 import { attachAgain } from './attach.ts';
 import type { MqttConnection } from './connection.ts';
 import type { MqttContext } from './context.ts';
-import { sendRetained } from './handlers/subscribe.ts';
+import { sendRetained } from './retained.ts';
 import { MqttSubscription, type SubscriptionOptions } from './subscription.ts';
 import { filterMatches, topicOf } from './topics.ts';
 

@@ -9,7 +9,8 @@ import type { MqttContext } from '../context.ts';
 import { overRate } from '../rate.ts';
 
 export function handlePuback(ctx: MqttContext, conn: MqttConnection, p: IPubackPacket): void {
-  if (p.messageId === undefined || !conn.inflight.awaiting(p.messageId) || !conn.inflight.ack(p.messageId)) {
+  // ack() finds only messages awaiting their PUBACK/PUBREC (ids being released are apart).
+  if (p.messageId === undefined || !conn.inflight.ack(p.messageId)) {
     // Late or unknown: ignored, but counted against the packet rate (no free PUBACK floods).
     overRate(ctx, conn);
     return;
