@@ -14,7 +14,7 @@ import { EngineError } from './errors.ts';
 import { MIN_HS_SECRET_BYTES } from './auth/jwt.ts';
 import { parseNamespace, validateDeadLetterSuffix } from './log/pulsar/topic-names.ts';
 
-type Kind = 'string' | 'int' | 'flappingKeys' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix';
+type Kind = 'string' | 'int' | 'flappingKeys' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix' | 'mqttSockets';
 
 interface OptionSpec {
   readonly flag: string;
@@ -67,6 +67,7 @@ export const OPTIONS = [
   { flag: 'shutdown-grace-ms', env: 'SHUTDOWN_GRACE_MS', kind: 'int', def: '5000', min: 0, meaning: 'on SIGTERM/SIGINT, how long to wait for publishes in flight to become durable before closing the log (sockets close at once with going_away)' },
   { flag: 'mqtt-inflight-window', env: 'MQTT_INFLIGHT_WINDOW', kind: 'int', def: '32', min: 1, max: 65535, meaning: 'MQTT QoS 1 messages in flight per connection (3.1.1; for 5.0 the lower of this and the client Receive Maximum); the rest waits in the area ring' },
   { flag: 'mqtt-session-expiry-max-seconds', env: 'MQTT_SESSION_EXPIRY_MAX_SECONDS', kind: 'int', def: '604800', min: 0, meaning: 'longest MQTT session expiry granted; 3.1.1 clean-session=0 sessions get exactly this' },
+  { flag: 'mqtt-sockets', env: 'MQTT_SOCKETS', kind: 'mqttSockets', def: 'raw', meaning: 'MQTT/TCP sockets: raw = libuv handles without net.Socket (lean; falls back to net where Node does not offer them), net = node:net sockets' },
   { flag: 'mqtt-checkpoint-ms', env: 'MQTT_CHECKPOINT_MS', kind: 'int', def: '5000', min: 100, meaning: 'how often a connected persistent MQTT session writes its positions (a disconnect always writes them; after a crash, QoS 1/2 messages since the last checkpoint are resent with DUP)' },
   { flag: 'mqtt-keepalive-max-seconds', env: 'MQTT_KEEPALIVE_MAX_SECONDS', kind: 'int', def: '900', min: 1, max: 65535, meaning: 'longest MQTT keepalive accepted (0 or longer becomes this); a client silent for 1.5x its keepalive is closed' },
   { flag: 'log', env: 'LOG_KIND', kind: 'logKind', def: 'embedded', meaning: 'where messages live: embedded (LMDB in --data-dir) or pulsar (needs --pulsar-url or --pulsar-web-url)' },
@@ -179,6 +180,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: E
       sessionExpiryMaxSeconds: num('mqtt-session-expiry-max-seconds'),
       keepaliveMaxSeconds: num('mqtt-keepalive-max-seconds'),
       checkpointMs: num('mqtt-checkpoint-ms'),
+      sockets: str('mqtt-sockets') as EngineConfig['mqtt']['sockets'],
     },
     workers: opt('workers') === undefined ? defaultWorkers() : num('workers'),
     log,
@@ -266,6 +268,9 @@ function convert(o: OptionSpec, value: string, source: string): string | number 
       if (bytes < MIN_HS_SECRET_BYTES) throw bad(`secret is ${bytes} bytes; HS256 needs at least ${MIN_HS_SECRET_BYTES}`);
       return value;
     }
+    case 'mqttSockets':
+      if (value !== 'raw' && value !== 'net') throw bad(`"${value}" must be raw or net`);
+      return value;
     case 'logKind':
       if (value !== 'embedded' && value !== 'pulsar') throw bad(`"${value}" must be embedded or pulsar`);
       return value;

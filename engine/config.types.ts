@@ -54,6 +54,8 @@ export interface EngineConfig {
     readonly sessionExpiryMaxSeconds: number;
     /** A connected session's positions are written at most this often (--mqtt-checkpoint-ms). */
     readonly checkpointMs: number;
+    /** MQTT/TCP on bare libuv handles (raw, mqtt/raw-tcp.ts) or node:net sockets (--mqtt-sockets). */
+    readonly sockets: 'raw' | 'net';
     /** Longest keepalive accepted; 0 or longer becomes this (announced to 5.0 clients). */
     readonly keepaliveMaxSeconds: number;
   };

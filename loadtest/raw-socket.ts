@@ -10,12 +10,12 @@
  * (`useUserBuffer`), pause / resume reading (slow readers), close. Every socket of a process shares
  * the same callbacks (`SocketHooks`, given the socket's owner), so a socket costs no closures.
  *
- * Node 20's `process.binding` still hands these out (`tcp_wrap`, `stream_wrap` are on its allow
- * list); should that ever fail, or with LOADTEST_SOCKETS=net, the same interface runs on
+ * The bindings come from engine/transports/shared/libuv.ts (the engine's MQTT listener uses them
+ * too); should they be missing, or with LOADTEST_SOCKETS=net, the same interface runs on
  * `net.Socket` (the measured difference is then easy to reproduce).
  */
 import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { errnoName, libuv, UV_EOF, type TcpHandle, type WriteReq } from '../engine/transports/shared/libuv.ts';
 
 /** What the connector sees of a socket. */
 export interface LoadSocket {
@@ -40,79 +40,26 @@ export interface SocketHooks<O> {
   closed(owner: O, s: LoadSocket): void;
 }
 
-interface TcpHandle {
-  onread: (() => void) | null;
-  connect(req: object, host: string, port: number): number;
-  useUserBuffer(buf: Buffer): void;
-  setNoDelay(on: boolean): number;
-  readStart(): number;
-  readStop(): number;
-  writeBuffer(req: object, buf: Buffer): number;
-  close(cb: () => void): void;
-  /** Ours: the wrapper (set once). */
-  s: RawSocket<unknown>;
-}
+/** Ours, on each handle: the wrapper (set once). */
+type Handle = TcpHandle & { s: RawSocket<unknown> };
 
-interface Bindings {
-  TCP: new (type: number) => TcpHandle;
-  TCPConnectWrap: new () => { oncomplete: (status: number, handle: TcpHandle) => void };
-  WriteWrap: new () => { handle: TcpHandle | null; buffer?: Buffer; oncomplete: (this: { handle: TcpHandle; buffer?: Buffer }, status: number) => void };
-  SOCKET: number;
-  state: Int32Array;
-  kReadBytesOrError: number;
-  kLastWriteWasAsync: number;
-}
-
-function loadBindings(): Bindings | undefined {
-  if (process.env.LOADTEST_SOCKETS === 'net') return undefined;
-  try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const tcp = binding('tcp_wrap') as { TCP: Bindings['TCP']; TCPConnectWrap: Bindings['TCPConnectWrap']; constants: { SOCKET: number } };
-    const sw = binding('stream_wrap') as { WriteWrap: Bindings['WriteWrap']; streamBaseState: Int32Array; kReadBytesOrError: number; kLastWriteWasAsync: number };
-    if (typeof tcp.TCP !== 'function' || !(sw.streamBaseState instanceof Int32Array) || typeof sw.kReadBytesOrError !== 'number') return undefined;
-    return {
-      TCP: tcp.TCP,
-      TCPConnectWrap: tcp.TCPConnectWrap,
-      WriteWrap: sw.WriteWrap,
-      SOCKET: tcp.constants.SOCKET,
-      state: sw.streamBaseState,
-      kReadBytesOrError: sw.kReadBytesOrError,
-      kLastWriteWasAsync: sw.kLastWriteWasAsync,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-const B = loadBindings();
+const B = process.env.LOADTEST_SOCKETS === 'net' ? undefined : libuv();
 /** Which implementation this process uses ('raw' = libuv handles, 'net' = net.Socket). */
 export const SOCKET_KIND: 'raw' | 'net' = B === undefined ? 'net' : 'raw';
 
-const errName = (code: number): string => {
-  try {
-    return getSystemErrorName(code);
-  } catch {
-    return `errno ${code}`;
-  }
-};
-
 // One write request object is reused while writes complete at once (the usual case: the kernel
 // takes a small write whole); a write left pending keeps its request, and a new one is made.
-function newWriteReq(): InstanceType<Bindings['WriteWrap']> {
-  const req = new B!.WriteWrap();
-  req.handle = null;
-  req.oncomplete = onWriteDone;
-  return req;
-}
-let writeReq = B === undefined ? undefined : newWriteReq();
+let writeReq = B?.newWriteReq(onWriteDone);
 
-function onWriteDone(this: { handle: TcpHandle; buffer?: Buffer }, status: number): void {
+function onWriteDone(this: WriteReq, status: number): void {
+  const s = (this.handle as Handle).s;
   this.buffer = undefined;
-  if (status < 0) this.handle.s.fail(status);
+  this.handle = null;
+  if (status < 0) s.fail(status);
 }
 
 function onConnectDone(status: number, handle: TcpHandle): void {
-  const s = handle.s;
+  const s = (handle as Handle).s;
   if (s.closing) return;
   if (status < 0) {
     s.fail(status);
@@ -126,19 +73,19 @@ function onConnectDone(status: number, handle: TcpHandle): void {
   s.hooks.connected(s.owner, s);
 }
 
-function onReadDone(this: TcpHandle): void {
-  const n = B!.state[B!.kReadBytesOrError];
+function onReadDone(this: Handle): void {
+  const n = B!.readResult();
   const s = this.s;
   if (n > 0) {
     if (!s.closing) s.hooks.read(s.owner, s, n);
   } else if (n < 0) {
-    // UV_EOF (-4095): the peer closed; anything else is an error.
-    if (n === -4095) s.destroy();
+    // UV_EOF: the peer closed; anything else is an error.
+    if (n === UV_EOF) s.destroy();
     else s.fail(n);
   }
 }
 
-function onHandleClosed(this: TcpHandle): void {
+function onHandleClosed(this: Handle): void {
   const s = this.s;
   s.hooks.closed(s.owner, s);
 }
@@ -146,7 +93,7 @@ function onHandleClosed(this: TcpHandle): void {
 class RawSocket<O> implements LoadSocket {
   closing = false;
   private paused = false;
-  private readonly handle: TcpHandle;
+  private readonly handle: Handle;
   constructor(
     host: string,
     port: number,
@@ -154,12 +101,12 @@ class RawSocket<O> implements LoadSocket {
     readonly owner: O,
     readonly hooks: SocketHooks<O>,
   ) {
-    const h = (this.handle = new B!.TCP(B!.SOCKET));
+    const h = (this.handle = B!.newTcp() as Handle);
     h.s = this as RawSocket<unknown>;
     h.useUserBuffer(readBuffer);
     h.onread = onReadDone;
     h.setNoDelay(true); // applied when libuv opens the socket
-    const req = new B!.TCPConnectWrap();
+    const req = B!.newConnectReq();
     req.oncomplete = onConnectDone;
     const err = h.connect(req, host, port);
     if (err < 0) {
@@ -177,13 +124,13 @@ class RawSocket<O> implements LoadSocket {
     // sent reused, and the engine saw reserved packet types (DISCONNECT 0x81, issue 14).
     req.buffer = buf;
     const err = this.handle.writeBuffer(req, buf);
-    if (B!.state[B!.kLastWriteWasAsync] !== 0) writeReq = newWriteReq();
+    if (B!.lastWriteWasAsync()) writeReq = B!.newWriteReq(onWriteDone);
     else req.buffer = undefined;
     if (err < 0) this.fail(err);
   }
   fail(code: number): void {
     if (this.closing) return;
-    this.hooks.error(this.owner, this, errName(code));
+    this.hooks.error(this.owner, this, errnoName(code));
     this.destroy();
   }
   destroy(): void {

@@ -13,6 +13,7 @@ import { packetIdOf, withDup, type MqttVersion } from './encoders.ts';
 import { expiryPatched } from './publish-frame.ts';
 import { PacketFramer } from './framer.ts';
 import { InFlight } from './inflight.ts';
+import { armKeepalive } from './keepalive.ts';
 import { checkConnectHeader, fastPath } from './inbound.ts';
 import { parseOne } from './parse-one.ts';
 import { saveSessionOf, snapshotOf } from './session-save.ts';
@@ -42,6 +43,11 @@ export type GoneHook = (conn: MqttConnection) => void;
 
 /** Before CONNECT is accepted, packets are bounded tighter than the advertised maximum. */
 const PRE_CONNECT_MAX_PACKET = 65_536;
+
+/** The framer's callback, with the connection as argument: no closure per read. */
+const onFramed = (conn: MqttConnection, raw: Buffer): boolean => conn.onRawPacket(raw);
+/** Every connection's ackChain starts here (one shared settled promise, not one per connection). */
+const SETTLED: Promise<void> = Promise.resolve();
 
 let nextId = 1;
 /** Order in which CONNECT packets arrived in this process (the takeover race, handlers/connect.ts). */
@@ -90,7 +96,7 @@ export class MqttConnection {
   /** Inbound QoS 1 PUBLISH not yet answered. */
   inboundPending = 0;
   /** PUBACKs go out in the order the PUBLISHes came in [MQTT-4.6.0-2]. */
-  ackChain: Promise<void> = Promise.resolve();
+  ackChain: Promise<void> = SETTLED;
   /** Packets held while CONNECT is authenticated (allocated only then). */
   queue: Packet[] | undefined;
   /**
@@ -107,7 +113,8 @@ export class MqttConnection {
   private raw: Buffer | undefined;
   private tornDown = false;
   private resuming = false;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
+  /** @internal keepalive.ts's timer. */
+  keepaliveTimer: NodeJS.Timeout | undefined;
   private rotate = 0;
 
   constructor(
@@ -146,13 +153,14 @@ export class MqttConnection {
       this.fail('protocol_error', `first byte 0x${bytes[0].toString(16)} is not CONNECT`);
       return;
     }
-    const err = this.framer.push(bytes, (raw) => this.onRawPacket(raw));
+    const err = this.framer.push(bytes, onFramed, this);
     if (err !== undefined && !this.closed) {
       this.failInput(err, err === 'packet_too_large' ? `packet over ${this.framer.maxPacket} bytes` : 'malformed remaining length');
     }
   }
 
-  private onRawPacket(raw: Buffer): boolean {
+  /** @internal One whole packet from the framer (transient bytes, like onBytes's). */
+  onRawPacket(raw: Buffer): boolean {
     this.lastPacketAt = this.ctx.now();
     if (this.state === 'connected' && fastPath(this, raw)) return !this.closed;
     if (this.state === 'new') {
@@ -310,24 +318,7 @@ export class MqttConnection {
   connected(): void {
     this.state = 'connected';
     this.framer.maxPacket = this.ctx.settings.maxPacketBytes;
-    if (this.keepaliveMs > 0) this.armKeepalive(this.keepaliveMs * 1.5);
-  }
-
-  /**
-   * [MQTT-3.1.2-22]: nothing received for 1.5 x Keep Alive closes the connection, to the
-   * millisecond rather than to the next sweep. One timer per connection, re-armed only when it
-   * fires (a packet just updates lastPacketAt): at most one timer callback per 1.5 x Keep Alive.
-   */
-  private armKeepalive(inMs: number): void {
-    this.keepaliveTimer = setTimeout(() => {
-      this.keepaliveTimer = undefined;
-      if (this.closed) return;
-      const limit = this.keepaliveMs * 1.5;
-      const idle = this.ctx.now() - this.lastPacketAt;
-      if (idle >= limit) return this.disconnect('keep_alive_timeout', `nothing received for ${idle} ms (keepalive ${this.keepaliveMs / 1000} s)`);
-      this.armKeepalive(limit - idle);
-    }, Math.max(1, Math.ceil(inMs)));
-    this.keepaliveTimer.unref();
+    if (this.keepaliveMs > 0) armKeepalive(this, this.keepaliveMs * 1.5);
   }
 
   /** CONNACK with a refusal code (counted as bad input), then close. */

@@ -28,6 +28,8 @@ export interface MqttSettings {
   readonly maxPacketsPerSecond: number;
   readonly maxBackpressureBytes: number;
   readonly maxConnections: number;
+  /** MQTT/TCP sockets: bare libuv handles (raw-tcp.ts) or node:net (--mqtt-sockets). */
+  readonly tcpSockets: 'raw' | 'net';
   /** A connection that has not sent CONNECT by then is closed. */
   readonly connectTimeoutMs: number;
 }

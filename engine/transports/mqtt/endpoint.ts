@@ -1,10 +1,10 @@
 /**
- * The MQTT listeners: TCP (node `net`, --mqtt-port) and WebSocket on the HTTP port at `/mqtt`
+ * The MQTT listeners: TCP (--mqtt-port; bare libuv handles or node:net, tcp-listen.ts) and WebSocket on the HTTP port at `/mqtt`
  * (subprotocol `mqtt`), both feeding the same MqttConnection. Also the periodic sweep
  * (token expiry, drained sockets, session checkpoints, session expiry; keepalive has its own timer
- * per connection, see MqttConnection.armKeepalive).
+ * per connection, see keepalive.ts).
  */
-import { createServer, type Server } from 'node:net';
+import type { Packet } from 'mqtt-packet';
 import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { AreaRegistry } from '../../areas/registry.ts';
 import type { AreaService } from '../../areas/service.ts';
@@ -21,9 +21,9 @@ import type { MqttContext, MqttMetrics, MqttSettings } from './context.ts';
 import { dispatchPacket } from './dispatch.ts';
 import type { MqttFormats } from './encoders.ts';
 import { flushDelayedWills, sessionGone } from './session-gone.ts';
-import { adoptAccepted } from './tcp-accept.ts';
+import { listenTcp } from './tcp-listen.ts';
 import { WildcardDirectory } from './wildcards.ts';
-import { TcpTransport, WsTransport, type MqttTransport, type MqttWsUserData } from './transport.ts';
+import { WsTransport, type MqttTransport, type MqttWsUserData } from './transport.ts';
 
 export interface MqttDeps {
   readonly areas: AreaRegistry;
@@ -72,8 +72,11 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     connectionCount: () => connections.size + deps.otherConnections(),
   };
   let accepting = true;
+  // One dispatcher and one gone hook for every connection (no closures per connection).
+  const sink = (c: MqttConnection, p: Packet): void => dispatchPacket(ctx, c, p);
+  const onGone = (c: MqttConnection): void => sessionGone(ctx, c);
   const open = (transport: MqttTransport): MqttConnection => {
-    const conn = new MqttConnection(ctx, transport, (c, p) => dispatchPacket(ctx, c, p), (c) => sessionGone(ctx, c));
+    const conn = new MqttConnection(ctx, transport, sink, onGone);
     connections.add(conn);
     deps.metrics.connections(transport.kind).inc();
     return conn;
@@ -83,25 +86,16 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     if (connections.delete(conn)) deps.metrics.connections(conn.transport.kind).dec();
   };
 
-  // Paused on accept: adoptAccepted moves the handle to a socket that reads into the shared buffer.
-  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
-    if (!accepting || ctx.connectionCount() >= settings.maxConnections + PRE_CONNECT_SLACK) return void accepted.destroy();
-    let conn: MqttConnection | undefined;
-    const { socket } = adoptAccepted(accepted, (b) => conn!.onBytes(b));
-    conn = open(new TcpTransport(socket));
-    socket.on('drain', () => conn.resumePaused());
-    socket.on('error', () => undefined); // 'close' follows
-    socket.on('close', () => gone(conn));
+  const listener = await listenTcp(listen, settings.tcpSockets, {
+    admit: () => accepting && ctx.connectionCount() < settings.maxConnections + PRE_CONNECT_SLACK,
+    open: (t) => (t.owner = open(t)),
+    bytes: (conn, b) => conn.onBytes(b),
+    drain: (conn) => conn.resumePaused(),
+    closed: gone,
+    acceptError: (code) => acceptFailed(deps.logger, code),
   });
-  server.on('error', (err) => deps.logger.error({ err }, 'mqtt listener error'));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      const a = server.address();
-      resolve(typeof a === 'object' && a !== null ? a.port : listen.port);
-    });
-  });
+  deps.logger.info({ port: listener.port, sockets: listener.kind }, 'mqtt tcp listener');
+  const port = listener.port;
 
   const refusals = { httpErrors: deps.metrics.httpErrors, logger: deps.logger };
   app.ws<MqttWsUserData>('/mqtt', {
@@ -159,7 +153,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     },
     shutdown(): void {
       accepting = false;
-      server.close();
+      listener.close();
       deps.logger.info({ connections: connections.size, reason: 'server_shutting_down' }, 'shutdown: DISCONNECT 0x8B to every mqtt connection');
       for (const conn of [...connections]) conn.disconnect('server_shutting_down', 'engine shutting down');
       flushDelayedWills(ctx);
@@ -169,6 +163,21 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
       await deps.sessions.close();
     },
   };
+}
+
+/**
+ * accept(2) failures come in floods (EMFILE: libuv reports every connection it had to drop): one
+ * error line per second with how many failed since the last one.
+ */
+let acceptFailures = 0;
+let lastAcceptLog = 0;
+function acceptFailed(logger: Logger, code: string): void {
+  acceptFailures++;
+  const now = Date.now();
+  if (now - lastAcceptLog < 1000) return;
+  logger.error({ code, failedSinceLastLine: acceptFailures }, 'mqtt listener: accept failed');
+  lastAcceptLog = now;
+  acceptFailures = 0;
 }
 
 function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number): void {

@@ -22,7 +22,7 @@ describe('PacketFramer', () => {
         while (at < stream.length) {
           const n = Math.min(cuts[k++ % cuts.length], stream.length - at);
           stream.copy(read, 0, at, at + n);
-          expect(f.push(read.subarray(0, n), (p) => (out.push(Buffer.from(p)), true))).toBeUndefined();
+          expect(f.push(read.subarray(0, n), (_o, p) => (out.push(Buffer.from(p)), true), undefined)).toBeUndefined();
           read.fill(0xee);
           at += n;
         }
@@ -33,8 +33,8 @@ describe('PacketFramer', () => {
   });
 
   it('refuses an oversize packet from its header alone, and a 5-byte remaining length', () => {
-    expect(new PacketFramer(100).push(Buffer.from([0x30, 0xe8, 0x07]), () => true)).toBe('packet_too_large');
-    expect(new PacketFramer(1 << 30).push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]), () => true)).toBe('malformed_packet');
-    expect(new PacketFramer(100).push(Buffer.from([0x30, 0xff]), () => true)).toBeUndefined(); // waits for more
+    expect(new PacketFramer(100).push(Buffer.from([0x30, 0xe8, 0x07]), () => true, undefined)).toBe('packet_too_large');
+    expect(new PacketFramer(1 << 30).push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]), () => true, undefined)).toBe('malformed_packet');
+    expect(new PacketFramer(100).push(Buffer.from([0x30, 0xff]), () => true, undefined)).toBeUndefined(); // waits for more
   });
 });

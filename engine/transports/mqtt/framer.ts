@@ -25,14 +25,15 @@ export class PacketFramer {
   }
 
   /**
-   * Adds bytes; calls onPacket for each whole packet (stop early by returning false). Returns an
-   * error instead of throwing; after one, the framer must not be used again.
+   * Adds bytes; calls onPacket(owner, packet) for each whole packet (stop early by returning
+   * false). `owner` is passed through so that callers need no closure per read. Returns an error
+   * instead of throwing; after one, the framer must not be used again.
    */
-  push(bytes: Buffer, onPacket: (packet: Buffer) => boolean): FrameError | undefined {
+  push<O>(bytes: Buffer, onPacket: (owner: O, packet: Buffer) => boolean, owner: O): FrameError | undefined {
     if (bytes.length === 0) return undefined;
     if (this.length === 0) {
       // The common case, nothing held: packets straight from `bytes`, only a tail is kept.
-      const at = this.whole(bytes, onPacket);
+      const at = this.whole(bytes, onPacket, owner);
       if (typeof at === 'string') return at;
       if (at < 0 || at === bytes.length) return undefined;
       bytes = bytes.subarray(at);
@@ -51,7 +52,7 @@ export class PacketFramer {
         if (this.length < this.need) return undefined;
         const packet = this.take(this.need);
         this.need = 0;
-        if (!onPacket(packet)) return undefined;
+        if (!onPacket(owner, packet)) return undefined;
         if (this.length === 0) return undefined;
       }
     } finally {
@@ -65,7 +66,7 @@ export class PacketFramer {
    * Hands out the whole packets at the start of `bytes`; returns where the rest begins, -1 when
    * onPacket said stop, or an error.
    */
-  private whole(bytes: Buffer, onPacket: (packet: Buffer) => boolean): number | FrameError {
+  private whole<O>(bytes: Buffer, onPacket: (owner: O, packet: Buffer) => boolean, owner: O): number | FrameError {
     const n = bytes.length;
     let at = 0;
     while (at < n) {
@@ -83,7 +84,7 @@ export class PacketFramer {
       const total = 1 + i + remaining;
       if (total > this.maxPacket) return 'packet_too_large';
       if (at + total > n) return at;
-      if (!onPacket(bytes.subarray(at, at + total))) return -1;
+      if (!onPacket(owner, bytes.subarray(at, at + total))) return -1;
       at += total;
     }
     return at;

@@ -56,6 +56,7 @@ export function mqttSettings(config: EngineConfig): MqttSettings {
     maxPacketsPerSecond: config.limits.maxFramesPerSecond,
     maxBackpressureBytes: config.limits.maxBackpressureBytes,
     maxConnections: config.limits.maxConnections,
+    tcpSockets: config.mqtt.sockets,
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
   };
 }

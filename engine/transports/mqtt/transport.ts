@@ -28,6 +28,8 @@ export interface MqttTransport {
 export class TcpTransport implements MqttTransport {
   readonly kind = 'mqtt' as const;
   readonly remoteAddress: string;
+  /** Set by the listener's open (tcp-listen.ts). */
+  owner!: MqttConnection;
   private gone = false;
 
   constructor(private readonly socket: Socket) {

@@ -88,6 +88,7 @@ function context(auth: Authenticator): MqttContext {
       maxPacketsPerSecond: 1000,
       maxBackpressureBytes: 1 << 20,
       maxConnections: 100,
+      tcpSockets: 'raw',
       connectTimeoutMs: 10_000,
     },
     metrics: {
