@@ -91,7 +91,7 @@ describe('parseConfig', () => {
       shutdownGraceMs: 5000,
       metricsTopAreas: 20,
       workers: defaultWorkers(),
-      mqtt: { inflightWindow: 32, sessionExpiryMaxSeconds: 604_800, keepaliveMaxSeconds: 900, checkpointMs: 5000, sockets: 'raw' },
+      mqtt: { inflightWindow: 32, sessionExpiryMaxSeconds: 604_800, keepaliveMaxSeconds: 900, checkpointMs: 30_000, sockets: 'raw' },
       log: {
         kind: 'embedded',
         pulsar: { client: 'auto', namespace: 'public/default', deadLetterSuffix: '-DLQ', sendTimeoutMs: 10_000, cacheRecords: 10_000, checkpointIntervalMs: 600_000, catchUpIdleMs: 300 },

@@ -50,10 +50,12 @@ const onFramed = (conn: MqttConnection, raw: Buffer): boolean => conn.onRawPacke
 const SETTLED: Promise<void> = Promise.resolve();
 
 let nextId = 1;
-/** Order in which CONNECT packets arrived in this process (the takeover race, handlers/connect.ts). */
-let connectSeq = 0;
 
 export class MqttConnection {
+  /**
+   * Accept order in this process (TCP accept or WebSocket open): a connection accepted earlier is
+   * an older attempt of its client, whenever its CONNECT is read (the takeover race, handlers/connect.ts).
+   */
   readonly id = nextId++;
   state: ConnState = 'new';
   version: MqttVersion = 4;
@@ -67,8 +69,6 @@ export class MqttConnection {
   clientMaxPacket = Infinity;
   /** Subscriptions use the lean formats: no engine-added properties (Maximum Packet Size too small for them). */
   lean = false;
-  /** When its CONNECT arrived, in this process's order (0 before): an older CONNECT never takes over a newer one. */
-  connectOrder = 0;
   /**
    * QoS 2 PUBLISH received, by packet id, until PUBREL: the outcome of the first one, so a resend
    * (DUP) is answered with the same PUBREC and appends nothing [MQTT-4.3.3-10].
@@ -165,7 +165,6 @@ export class MqttConnection {
     if (this.state === 'connected' && fastPath(this, raw)) return !this.closed;
     if (this.state === 'new') {
       if (!checkConnectHeader(this, raw)) return false;
-      this.connectOrder = ++connectSeq;
     }
     // mqtt-packet's fields are views of what it parses, and `raw` is transient: parse a copy.
     const own = Buffer.from(raw);

@@ -1,8 +1,9 @@
 /**
  * The takeover race [issue 14]: a client whose first CONNECT is slow to authenticate gives up and
  * connects again; when the first CONNECT's authentication finally completes, it must not take over
- * the newer, live connection (it is refused with 0x8E instead). The order of CONNECT arrival is
- * what counts, so the Authenticator double here completes the two in reverse order.
+ * the newer, live connection (it is refused with 0x8E instead). The order in which the connections
+ * were accepted is what counts, whatever the order their CONNECTs are read or authenticated in:
+ * the Authenticator double here completes them in any order.
  */
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
@@ -115,10 +116,13 @@ function context(auth: Authenticator): MqttContext {
   };
 }
 
-function open(ctx: MqttContext): { conn: MqttConnection; t: FakeTransport } {
+const CONNECT = generate({ cmd: 'connect', protocolVersion: 5, clientId: 'car-1', clean: true, keepalive: 0 }, { protocolVersion: 5 });
+
+/** A connection accepted now; it sends its CONNECT now unless `silent`. */
+function open(ctx: MqttContext, silent = false): { conn: MqttConnection; t: FakeTransport } {
   const t = new FakeTransport();
   const conn = new MqttConnection(ctx, t, (c, p) => dispatchPacket(ctx, c, p), (c) => sessionGone(ctx, c));
-  conn.onBytes(generate({ cmd: 'connect', protocolVersion: 5, clientId: 'car-1', clean: true, keepalive: 0 }, { protocolVersion: 5 }));
+  if (!silent) conn.onBytes(CONNECT);
   return { conn, t };
 }
 
@@ -142,6 +146,23 @@ describe('CONNECT takeover', () => {
     expect(stale.t.ended).toBe(true);
     expect(fresh.conn.state).toBe('connected');
     expect(fresh.t.ended).toBe(false);
+    expect(ctx.live.get('car-1')).toBe(fresh.conn);
+  });
+
+  it('a connection accepted earlier whose CONNECT is read after the newer one is live gets 0x8E, and takes nothing over', async () => {
+    const auth = new HeldAuth();
+    const ctx = context(auth);
+    const stale = open(ctx, true); // accepted first; its CONNECT is read late (a slow or abandoned attempt)
+    const fresh = open(ctx);
+    auth.waiting[0]();
+    await settle();
+    expect(fresh.t.packets[0]).toMatchObject({ cmd: 'connack', reasonCode: 0 });
+    stale.conn.onBytes(CONNECT);
+    auth.waiting[1]();
+    await settle();
+    expect(stale.t.packets[0]).toMatchObject({ cmd: 'connack', reasonCode: 0x8e });
+    expect(fresh.t.packets.map((p) => p.cmd)).toEqual(['connack']);
+    expect(fresh.conn.state).toBe('connected');
     expect(ctx.live.get('car-1')).toBe(fresh.conn);
   });
 

@@ -111,9 +111,11 @@ export async function handleConnect(ctx: MqttContext, conn: MqttConnection, p: I
     older = ctx.live.get(clientId);
   }
   if (older !== undefined && older !== conn) {
-    // A CONNECT that arrived before the live connection's (its authentication took longer, and the
-    // client has likely given up on it) must not take over the newer one: it is the one refused.
-    if (older.connectOrder > conn.connectOrder) {
+    // A CONNECT on a connection accepted before the live one is an attempt the client gave up on
+    // (it connected again since), however late its CONNECT was read or authenticated: it must not
+    // take over the newer connection, it is the one refused. Accept order, not CONNECT order: at
+    // mix-19k a stale socket's CONNECT was read after the retry's and took it over (0x8E).
+    if (older.id > conn.id) {
       return conn.refuseConnect('session_taken_over', `a newer connection of client id ${clientId} is already connected`);
     }
     older.disconnect('session_taken_over', `client id ${clientId} connected again from ${conn.transport.remoteAddress}`);
