@@ -16,6 +16,15 @@ import { rawAccept, type RawTcpEvents } from './raw-tcp.ts';
 import { adoptAccepted } from './tcp-accept.ts';
 import { TcpTransport } from './transport.ts';
 
+/**
+ * Connections the kernel may hold complete but not yet accepted (capped by net.core.somaxconn).
+ * libuv 1.46 accepts ONE connection per event-loop turn (libuv#3696), and a turn of a saturated
+ * engine is a whole fan-out: at mix-19k the MQTT accept queue grew past Node's default backlog
+ * (511; measured up to 622-889 with `ss -ltn`), and the handshakes it dropped came back only after
+ * SYN retransmits of 1, 3, 7, 15 s (nstat ListenOverflows / TCPSynRetrans; 0 with this backlog).
+ */
+const ACCEPT_BACKLOG = 4096;
+
 export interface TcpListener {
   readonly port: number;
   /** Which sockets its connections are. */
@@ -38,7 +47,7 @@ export async function listenTcp(at: { host: string; port: number }, sockets: 'ra
   server.on('error', (err: NodeJS.ErrnoException) => events.acceptError(err.code ?? err.message));
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(at.port, at.host, () => {
+    server.listen({ port: at.port, host: at.host, backlog: ACCEPT_BACKLOG }, () => {
       server.off('error', reject);
       const a = server.address();
       resolve(typeof a === 'object' && a !== null ? a.port : at.port);
