@@ -3,7 +3,7 @@
  * the area cursor reads it, and all subscribers of that format share the bytes
  * [DESIGN "Encode once"].
  */
-import { unpack } from 'msgpackr';
+import { jsonOfValue, unpackValue } from './msgpack-value.ts';
 import type { LogRecord } from '../log/types.ts';
 
 /** Lazily decoded view of a record's payload, shared by all encoders of one record. */
@@ -18,7 +18,7 @@ export class PayloadView {
     if (!this.decoded) {
       const r = this.record;
       if (r.contentType === 'json') this.cachedValue = JSON.parse(this.jsonText());
-      else if (r.contentType === 'msgpack') this.cachedValue = unpack(r.payload);
+      else if (r.contentType === 'msgpack') this.cachedValue = unpackValue(r.payload);
       else this.cachedValue = r.payload;
       this.decoded = true;
     }
@@ -31,7 +31,7 @@ export class PayloadView {
       const r = this.record;
       if (r.contentType === 'json') this.cachedJson = Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('utf8');
       else if (r.contentType === 'binary') this.cachedJson = JSON.stringify(Buffer.from(r.payload).toString('base64'));
-      else this.cachedJson = JSON.stringify(this.value());
+      else this.cachedJson = jsonOfValue(this.value());
     }
     return this.cachedJson;
   }

@@ -189,6 +189,26 @@ describe('publish options', () => {
     expect(Buffer.from(m[1].data as Uint8Array)).toEqual(raw);
   });
 
+  it('a msgpack payload with 64-bit integers (0xcf/0xd3, as msgpack-python writes ints >= 2^32) reaches both formats and its history page', async () => {
+    const area = 'bin:u64';
+    const vj = await t.connect();
+    const vm = await t.connect({ protocol: 'v1.msgpack' });
+    await vj.subscribe(area);
+    await vm.subscribe(area);
+    // {"ts": uint64 1733500000000, "big": uint64 2^64-1}
+    const payload = Buffer.concat([Buffer.from([0x82, 0xa2]), Buffer.from('ts'), Buffer.from([0xcf]), u64(1_733_500_000_000n), Buffer.from([0xa3]), Buffer.from('big'), Buffer.from([0xcf]), u64((1n << 64n) - 1n)]);
+    await publishOk(t.base, area, payload, { contentType: 'application/msgpack' });
+    await publishOk(t.base, area, JSON.stringify({ after: true }));
+    const j = await vj.waitMessages(area, 2);
+    const m = await vm.waitMessages(area, 2);
+    expect(j[0].data).toEqual({ ts: 1_733_500_000_000, big: '18446744073709551615' });
+    expect(m[0].data).toEqual({ ts: 1_733_500_000_000, big: (1n << 64n) - 1n });
+    expect(j[1].data).toEqual({ after: true });
+    const page = await http(t.base, `/v1/areas/${encodeURIComponent(area)}/messages?from=0`);
+    expect(page.status).toBe(200);
+    expect(page.body.messages[0].data).toEqual({ ts: 1_733_500_000_000, big: '18446744073709551615' });
+  });
+
   it('answers ping with pong', async () => {
     const v = await t.connect({ protocol: 'v1.msgpack' });
     await v.sync();
@@ -227,3 +247,9 @@ describe('operations', () => {
     expect(await metric(t.base, 'abe_publishes_total', { result: 'ok' })).toBeGreaterThan(0);
   });
 });
+
+function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
+}

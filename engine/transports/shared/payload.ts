@@ -8,7 +8,7 @@
  * Runs once per publish (never per delivery), so it may walk the whole payload.
  */
 import { isUtf8 } from 'node:buffer';
-import { unpack } from 'msgpackr';
+import { unpackValue } from '../../areas/msgpack-value.ts';
 
 /** Fatal: ill-formed UTF-8 throws instead of becoming U+FFFD. ignoreBOM: a BOM stays in the text, and JSON.parse refuses it (RFC 8259 §8.1: no BOM in JSON texts sent on the network). */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -36,7 +36,7 @@ export function isJson(bytes: Uint8Array): boolean {
 export function isMsgpack(bytes: Uint8Array): boolean {
   if (bytes.byteLength === 0 || !walkMsgpack(bytes)) return false;
   try {
-    unpack(bytes);
+    unpackValue(bytes);
     return true;
   } catch {
     return false;
