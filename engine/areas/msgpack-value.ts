@@ -1,11 +1,12 @@
 /**
  * MessagePack payloads as JS values, the one way the engine reads them (publish check, vehicle
- * formats, history, client frames). msgpackr's default turns every uint64/int64 (0xcf / 0xd3)
- * into a BigInt, which JSON cannot hold: `JSON.stringify` threw while encoding such a message, so a
- * publish that had been answered 201 reached no subscriber of any format and made its history
- * page answer 500. Many encoders write any integer >= 2^32 that way (a timestamp in ms), so
- * 64-bit integers are read as numbers where exact (|n| <= 2^53, msgpackr's `int64AsType: 'auto'`),
- * and the rest, still BigInt, become their exact decimal digits as a JSON string.
+ * formats, history). msgpackr's default turns every uint64/int64 (0xcf / 0xd3) into a BigInt,
+ * which JSON cannot hold: `JSON.stringify` threw while encoding such a message, so a publish that
+ * had been answered 201 reached no subscriber of any format and made its history page answer 500.
+ * Many encoders write any integer >= 2^32 that way (a timestamp in ms), so 64-bit integers are
+ * read as numbers where exact (|n| <= 2^53, msgpackr's `int64AsType: 'auto'`), and the rest, still
+ * BigInt, become their exact decimal digits as a JSON string. (Client frames keep msgpackr's strict
+ * default: a uint64 ack offset is bad_frame on both ack paths, ws/ack-frame.ts.)
  */
 import { Unpackr } from 'msgpackr';
 

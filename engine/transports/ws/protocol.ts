@@ -3,8 +3,7 @@
  * Subprotocols: `v1.json` (text frames) and `v1.msgpack` (binary frames, same fields).
  * Anything that does not decode to one of the four client frames is EngineError('bad_frame').
  */
-import { pack } from 'msgpackr';
-import { unpackValue } from '../../areas/msgpack-value.ts';
+import { pack, unpack } from 'msgpackr';
 import { EngineError, type ErrorCode } from '../../errors.ts';
 
 export const SUBPROTOCOL_JSON = 'v1.json';
@@ -44,7 +43,7 @@ export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: bool
   } else {
     if (!isBinary) throw new EngineError('bad_frame', 'v1.msgpack takes binary frames');
     try {
-      raw = unpackValue(bytes); // a 64-bit integer that fits a number is one (an offset from any encoder)
+      raw = unpack(bytes);
     } catch {
       throw new EngineError('bad_frame', 'frame is not valid msgpack');
     }
