@@ -12,6 +12,32 @@
 
 export type FrameError = 'malformed_packet' | 'packet_too_large';
 
+/** A fixed header: 1 byte of type and flags, at most 4 of Remaining Length [MQTT-1.5.5]. */
+const HEADER = new Uint8Array(5);
+
+/**
+ * Total size of the packet whose fixed header starts at bytes[at] (bytes before `end` are there):
+ * undefined = the header is not complete yet, -1 = a fifth length byte (malformed) [MQTT-1.5.5].
+ */
+function packetTotal(bytes: Uint8Array, at: number, end: number): number | undefined {
+  let multiplier = 1;
+  let remaining = 0;
+  for (let i = 1; i <= 4; i++) {
+    if (at + i >= end) return undefined;
+    const b = bytes[at + i];
+    remaining += (b & 0x7f) * multiplier;
+    if ((b & 0x80) === 0) return 1 + i + remaining;
+    multiplier *= 128;
+  }
+  return -1;
+}
+
+/** The index just past the Variable Byte Integer at bytes[at] (skipped, not decoded) [MQTT-1.5.5]. */
+export function afterVarint(bytes: Uint8Array, at: number): number {
+  while (at < bytes.length && bytes[at] & 0x80) at++;
+  return at + 1;
+}
+
 export class PacketFramer {
   private chunks: Buffer[] = [];
   private length = 0;
@@ -70,18 +96,9 @@ export class PacketFramer {
     const n = bytes.length;
     let at = 0;
     while (at < n) {
-      let multiplier = 1;
-      let remaining = 0;
-      let i = 1;
-      for (; i <= 4; i++) {
-        if (at + i >= n) return at; // header incomplete
-        const b = bytes[at + i];
-        remaining += (b & 0x7f) * multiplier;
-        if ((b & 0x80) === 0) break;
-        multiplier *= 128;
-      }
-      if (i > 4) return 'malformed_packet'; // a fifth length byte [MQTT-1.5.5]
-      const total = 1 + i + remaining;
+      const total = packetTotal(bytes, at, n);
+      if (total === undefined) return at; // header incomplete
+      if (total < 0) return 'malformed_packet';
       if (total > this.maxPacket) return 'packet_too_large';
       if (at + total > n) return at;
       if (!onPacket(owner, bytes.subarray(at, at + total))) return -1;
@@ -97,25 +114,14 @@ export class PacketFramer {
 
   /** Packet size from the fixed header: undefined = need more bytes, -1 = malformed length. */
   private headerTotal(): number | undefined {
-    let multiplier = 1;
-    let remaining = 0;
-    for (let i = 1; i <= 4; i++) {
-      if (i >= this.length) return undefined;
-      const b = this.byteAt(i);
-      remaining += (b & 0x7f) * multiplier;
-      if ((b & 0x80) === 0) return 1 + i + remaining;
-      multiplier *= 128;
-    }
-    return -1; // a fifth length byte [MQTT-1.5.5]
-  }
-
-  private byteAt(index: number): number {
-    let i = index;
+    // The header may span chunks: its (at most 5) bytes are gathered, then read like whole() reads.
+    const end = Math.min(HEADER.length, this.length);
+    let k = 0;
     for (const c of this.chunks) {
-      if (i < c.length) return c[i];
-      i -= c.length;
+      for (let j = 0; j < c.length && k < end; j++) HEADER[k++] = c[j];
+      if (k === end) break;
     }
-    return 0;
+    return packetTotal(HEADER, 0, end);
   }
 
   private take(n: number): Buffer {

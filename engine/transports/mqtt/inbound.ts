@@ -4,6 +4,7 @@
  */
 import type { Packet } from 'mqtt-packet';
 import type { MqttConnection } from './connection.ts';
+import { afterVarint } from './framer.ts';
 
 const PINGREQ: Packet = { cmd: 'pingreq' };
 /** Reused for every fast-path PUBACK: handlers read it synchronously and never keep it. */
@@ -38,9 +39,7 @@ export function checkConnectHeader(conn: MqttConnection, raw: Buffer): boolean {
     return false;
   }
   const len = raw.length;
-  let i = 1;
-  while (i < len && raw[i] & 0x80) i++;
-  i++;
+  const i = afterVarint(raw, 1);
   if (i + 2 > len) return true; // too short: the parser reports it malformed
   const nameLen = raw.readUInt16BE(i);
   const name = raw.toString('latin1', i + 2, i + 2 + nameLen);

@@ -12,6 +12,7 @@
  * whose Maximum Packet Size leaves no room for them [MQTT-3.1.2-24].
  */
 import type { LogRecord } from '../../log/types.ts';
+import { afterVarint } from './framer.ts';
 import { topicOf } from './topics.ts';
 
 export type MqttVersion = 4 | 5;
@@ -141,15 +142,11 @@ export function encodePublish(area: string, r: PublishSource, shape: PublishShap
 
 /** Where the 4 bytes of the Message Expiry Interval are in a 5.0 PUBLISH of ours, or -1. */
 export function expiryAt(frame: Uint8Array): number {
-  let at = 1;
-  while (frame[at] & 0x80) at++;
-  at++;
+  let at = afterVarint(frame, 1); // past the Remaining Length
   at += 2 + ((frame[at] << 8) | frame[at + 1]);
   if ((frame[0] & 0x06) !== 0) at += 2;
   // The property length is a varint; the expiry, when present, is the first property.
-  const first = frame[at];
-  at++;
-  if (first & 0x80) while (frame[at++] & 0x80);
+  at = afterVarint(frame, at);
   return frame[at] === P_EXPIRY ? at + 1 : -1;
 }
 
