@@ -22,42 +22,51 @@ const STRING = 5;
 const BINARY = 6;
 const PAIR = 7;
 
+/** The property identifiers the engine reads or writes by name (MQTT 5.0 §2.2.2.2, Table 2-4). */
+export const PROPERTY_ID = {
+  payloadFormatIndicator: 0x01,
+  messageExpiryInterval: 0x02,
+  contentType: 0x03,
+  responseTopic: 0x08,
+  correlationData: 0x09,
+  requestProblemInformation: 0x17,
+  requestResponseInformation: 0x19,
+  receiveMaximum: 0x21,
+  userProperty: 0x26,
+  maximumPacketSize: 0x27,
+} as const;
+
 /** Property identifier -> [data type, name] (MQTT 5.0 §2.2.2.2, Table 2-4). */
 const PROPERTIES: Readonly<Record<number, readonly [number, string]>> = {
-  0x01: [BYTE, 'Payload Format Indicator'],
-  0x02: [INT32, 'Message Expiry Interval'],
-  0x03: [STRING, 'Content Type'],
-  0x08: [STRING, 'Response Topic'],
-  0x09: [BINARY, 'Correlation Data'],
+  [PROPERTY_ID.payloadFormatIndicator]: [BYTE, 'Payload Format Indicator'],
+  [PROPERTY_ID.messageExpiryInterval]: [INT32, 'Message Expiry Interval'],
+  [PROPERTY_ID.contentType]: [STRING, 'Content Type'],
+  [PROPERTY_ID.responseTopic]: [STRING, 'Response Topic'],
+  [PROPERTY_ID.correlationData]: [BINARY, 'Correlation Data'],
   0x0b: [VARINT, 'Subscription Identifier'],
   0x11: [INT32, 'Session Expiry Interval'],
   0x12: [STRING, 'Assigned Client Identifier'],
   0x13: [INT16, 'Server Keep Alive'],
   0x15: [STRING, 'Authentication Method'],
   0x16: [BINARY, 'Authentication Data'],
-  0x17: [BYTE, 'Request Problem Information'],
+  [PROPERTY_ID.requestProblemInformation]: [BYTE, 'Request Problem Information'],
   0x18: [INT32, 'Will Delay Interval'],
-  0x19: [BYTE, 'Request Response Information'],
+  [PROPERTY_ID.requestResponseInformation]: [BYTE, 'Request Response Information'],
   0x1a: [STRING, 'Response Information'],
   0x1c: [STRING, 'Server Reference'],
   0x1f: [STRING, 'Reason String'],
-  0x21: [INT16, 'Receive Maximum'],
+  [PROPERTY_ID.receiveMaximum]: [INT16, 'Receive Maximum'],
   0x22: [INT16, 'Topic Alias Maximum'],
   0x23: [INT16, 'Topic Alias'],
   0x24: [BYTE, 'Maximum QoS'],
   0x25: [BYTE, 'Retain Available'],
-  0x26: [PAIR, 'User Property'],
-  0x27: [INT32, 'Maximum Packet Size'],
+  [PROPERTY_ID.userProperty]: [PAIR, 'User Property'],
+  [PROPERTY_ID.maximumPacketSize]: [INT32, 'Maximum Packet Size'],
   0x28: [BYTE, 'Wildcard Subscription Available'],
   0x29: [BYTE, 'Subscription Identifier Available'],
   0x2a: [BYTE, 'Shared Subscription Available'],
 };
 
-const USER_PROPERTY = 0x26;
-const REQUEST_PROBLEM_INFORMATION = 0x17;
-const REQUEST_RESPONSE_INFORMATION = 0x19;
-const RECEIVE_MAXIMUM = 0x21;
-const MAXIMUM_PACKET_SIZE = 0x27;
 /** CONNECT flags: Will Flag. */
 const WILL_FLAG = 0x04;
 /** Where each block's properties are specified (each says which of them may not repeat). */
@@ -160,7 +169,7 @@ function scan(raw: Buffer, at: number, where: string): number | Violation {
     const spec = PROPERTIES[id];
     if (spec === undefined) return malformed(`${where}: unknown property 0x${id.toString(16)} [§2.2.2.2]`);
     const [type, name] = spec;
-    if (id !== USER_PROPERTY) {
+    if (id !== PROPERTY_ID.userProperty) {
       // Each property's own section: "It is a Protocol Error to include the <property> more than
       // once" (User Property is the one that may repeat; Subscription Identifier repeats only in
       // a server's PUBLISH).
@@ -216,13 +225,13 @@ function badString(raw: Buffer, i: number): Violation | undefined {
 /** Value rules of the properties a client sends in CONNECT (MQTT 5.0 §3.1.2.11). */
 function valueRule(raw: Buffer, i: number, id: number): Violation | undefined {
   switch (id) {
-    case RECEIVE_MAXIMUM: // §3.1.2.11.3 "It is a Protocol Error to include the Receive Maximum value ... [with] the value 0"
+    case PROPERTY_ID.receiveMaximum: // §3.1.2.11.3 "It is a Protocol Error to include the Receive Maximum value ... [with] the value 0"
       return raw.readUInt16BE(i) === 0 ? protocolError('0 [§3.1.2.11.3]') : undefined;
-    case MAXIMUM_PACKET_SIZE: // §3.1.2.11.4 "... or for the value to be set to zero"
+    case PROPERTY_ID.maximumPacketSize: // §3.1.2.11.4 "... or for the value to be set to zero"
       return raw.readUInt32BE(i) === 0 ? protocolError('0 [§3.1.2.11.4]') : undefined;
-    case REQUEST_RESPONSE_INFORMATION: // §3.1.2.11.6 "... or to have a value other than 0 or 1"
+    case PROPERTY_ID.requestResponseInformation: // §3.1.2.11.6 "... or to have a value other than 0 or 1"
       return raw[i] > 1 ? protocolError(`${raw[i]}, not 0 or 1 [§3.1.2.11.6]`) : undefined;
-    case REQUEST_PROBLEM_INFORMATION: // §3.1.2.11.7 "... or to have a value other than 0 or 1"
+    case PROPERTY_ID.requestProblemInformation: // §3.1.2.11.7 "... or to have a value other than 0 or 1"
       return raw[i] > 1 ? protocolError(`${raw[i]}, not 0 or 1 [§3.1.2.11.7]`) : undefined;
     default:
       return undefined;

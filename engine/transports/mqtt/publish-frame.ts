@@ -13,6 +13,7 @@
  */
 import type { LogRecord } from '../../log/types.ts';
 import { afterVarint } from './framer.ts';
+import { PROPERTY_ID } from './properties.ts';
 import { topicOf } from './topics.ts';
 
 export type MqttVersion = 4 | 5;
@@ -24,13 +25,6 @@ export const CONTENT_TYPES: Readonly<Record<LogRecord['contentType'], string>> =
   binary: 'application/octet-stream',
 };
 
-/** MQTT 5 §2.2.2.2 property identifiers used here. */
-const P_FORMAT = 0x01;
-const P_EXPIRY = 0x02;
-const P_CONTENT_TYPE = 0x03;
-const P_RESPONSE_TOPIC = 0x08;
-const P_CORRELATION = 0x09;
-const P_USER = 0x26;
 
 /** The packet identifier of an offset's PUBLISH (1..65535): shared by every subscriber. */
 export function packetIdOf(offset: number): number {
@@ -108,30 +102,30 @@ export function encodePublish(area: string, r: PublishSource, shape: PublishShap
   if (v5) {
     at = writeVarInt(buf, at, propsLen);
     if (r.expiresAt !== 0) {
-      buf[at] = P_EXPIRY;
+      buf[at] = PROPERTY_ID.messageExpiryInterval;
       buf.writeUInt32BE(expirySeconds(r.expiresAt, now), at + 1);
       at += 5;
     }
     if (utf8) {
-      buf[at++] = P_FORMAT;
+      buf[at++] = PROPERTY_ID.payloadFormatIndicator;
       buf[at++] = 1;
     }
     if (contentType !== undefined) {
-      buf[at++] = P_CONTENT_TYPE;
+      buf[at++] = PROPERTY_ID.contentType;
       at = writeString(buf, at, contentType, Buffer.byteLength(contentType));
     }
     if (h?.responseTopic !== undefined) {
-      buf[at++] = P_RESPONSE_TOPIC;
+      buf[at++] = PROPERTY_ID.responseTopic;
       at = writeString(buf, at, h.responseTopic, Buffer.byteLength(h.responseTopic));
     }
     if (h?.correlationData !== undefined) {
-      buf[at++] = P_CORRELATION;
+      buf[at++] = PROPERTY_ID.correlationData;
       buf.writeUInt16BE(h.correlationData.byteLength, at);
       buf.set(h.correlationData, at + 2);
       at += 2 + h.correlationData.byteLength;
     }
     for (const [k, v] of user) {
-      buf[at++] = P_USER;
+      buf[at++] = PROPERTY_ID.userProperty;
       at = writeString(buf, at, k, Buffer.byteLength(k));
       at = writeString(buf, at, v, Buffer.byteLength(v));
     }
@@ -147,7 +141,7 @@ export function expiryAt(frame: Uint8Array): number {
   if ((frame[0] & 0x06) !== 0) at += 2;
   // The property length is a varint; the expiry, when present, is the first property.
   at = afterVarint(frame, at);
-  return frame[at] === P_EXPIRY ? at + 1 : -1;
+  return frame[at] === PROPERTY_ID.messageExpiryInterval ? at + 1 : -1;
 }
 
 /**
