@@ -43,11 +43,13 @@ const ENDING = 1;
 const CLOSED = 2;
 /** How long end() waits for the peer's FIN. */
 const END_TIMEOUT_MS = 2000;
-/** 64 KiB: a read never exceeds it; a larger packet arrives in several reads (the framer joins them). */
-const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * The process's ONE MQTT/TCP read buffer, for both socket kinds (tcp-accept.ts too). 64 KiB: a
+ * read never exceeds it; a larger packet arrives in several reads (the framer joins them).
+ */
+export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 let uv: Libuv;
-let readBuffer: Buffer;
 let spareReq: WriteReq;
 
 // corked(): the writes of one call, collected and sent in one writev. Module state: one call at a time.
@@ -182,7 +184,7 @@ export class RawTcpTransport implements MqttTransport {
   /** @internal read callback */
   onRead(n: number): void {
     if (n > 0) {
-      if (this.state === OPEN) this.events.bytes(this.owner, readBuffer.subarray(0, n));
+      if (this.state === OPEN) this.events.bytes(this.owner, READ_BUFFER.subarray(0, n));
       return; // ENDING: what the peer still sends is of no use
     }
     if (n === 0) return;
@@ -248,13 +250,12 @@ export function rawAccept(events: RawTcpEvents): ((status: number, client: TcpHa
   const bindings = libuv();
   if (bindings === undefined) return undefined;
   uv = bindings;
-  readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
   spareReq ??= uv.newWriteReq(onWriteDone);
   return (status, client) => {
     if (status < 0 || client === undefined) return events.acceptError(errnoName(status));
     if (!events.admit()) return client.close();
     client.setNoDelay(true);
-    client.useUserBuffer(readBuffer);
+    client.useUserBuffer(READ_BUFFER);
     client.onread = onRead;
     const t = new RawTcpTransport(client, events);
     try {

@@ -11,23 +11,16 @@
  * during the call (MqttConnection.onBytes is written for that).
  */
 import { Socket } from 'node:net';
+import { READ_BUFFER } from './raw-tcp.ts';
 
-/** 64 KiB: a read never exceeds it; larger packets arrive in several reads (the framer joins them). */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-export interface Accepted {
-  readonly socket: Socket;
-  /** true when reads go through the shared buffer (false: the 'data' fallback). */
-  readonly sharedReads: boolean;
-}
-
-export function adoptAccepted(accepted: Socket, onBytes: (bytes: Buffer) => void): Accepted {
+/** The socket to use from now on: a new one reading into the shared buffer, or `accepted` itself. */
+export function adoptAccepted(accepted: Socket, onBytes: (bytes: Buffer) => void): Socket {
   const internal = accepted as unknown as { _handle: object | null };
   const handle = internal._handle;
   if (handle === null || typeof handle !== 'object') {
     accepted.on('data', onBytes);
     accepted.resume();
-    return { socket: accepted, sharedReads: false };
+    return accepted;
   }
   internal._handle = null;
   accepted.destroy(); // no handle: closes nothing, only releases the server's count of it
@@ -43,5 +36,5 @@ export function adoptAccepted(accepted: Socket, onBytes: (bytes: Buffer) => void
     },
   } as ConstructorParameters<typeof Socket>[0]);
   socket.setNoDelay(true);
-  return { socket, sharedReads: true };
+  return socket;
 }

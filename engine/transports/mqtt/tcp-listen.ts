@@ -37,7 +37,7 @@ export async function listenTcp(at: { host: string; port: number }, sockets: 'ra
   const server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
     if (!events.admit()) return void accepted.destroy();
     let t: TcpTransport | undefined;
-    const { socket } = adoptAccepted(accepted, (b) => events.bytes(t!.owner, b));
+    const socket = adoptAccepted(accepted, (b) => events.bytes(t!.owner, b));
     t = new TcpTransport(socket);
     events.open(t);
     socket.on('drain', () => events.drain(t.owner));
