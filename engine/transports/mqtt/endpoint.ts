@@ -13,6 +13,7 @@ import type { Logger } from '../../logger.ts';
 import type { SessionStore } from '../../sessions/types.ts';
 import { MQTT_CLOSE } from '../../errors.ts';
 import type { Admission } from '../shared/admission.ts';
+import { errorBurst } from '../shared/error-burst.ts';
 import { refuseHttp } from '../shared/http-reply.ts';
 import { uwsRefusal } from '../shared/uws-close.ts';
 import { refuseUnsupportedWsVersion } from '../shared/ws-upgrade.ts';
@@ -92,7 +93,7 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
     bytes: (conn, b) => conn.onBytes(b),
     drain: (conn) => conn.resumePaused(),
     closed: gone,
-    acceptError: (code) => acceptFailed(deps.logger, code),
+    acceptError: (code) => acceptFailed(deps.logger, { code }),
   });
   deps.logger.info({ port: listener.port, sockets: listener.kind }, 'mqtt tcp listener');
   const port = listener.port;
@@ -165,20 +166,8 @@ export async function startMqtt(app: TemplatedApp, deps: MqttDeps, settings: Mqt
   };
 }
 
-/**
- * accept(2) failures come in floods (EMFILE: libuv reports every connection it had to drop): one
- * error line per second with how many failed since the last one.
- */
-let acceptFailures = 0;
-let lastAcceptLog = 0;
-function acceptFailed(logger: Logger, code: string): void {
-  acceptFailures++;
-  const now = Date.now();
-  if (now - lastAcceptLog < 1000) return;
-  logger.error({ code, failedSinceLastLine: acceptFailures }, 'mqtt listener: accept failed');
-  lastAcceptLog = now;
-  acceptFailures = 0;
-}
+/** accept(2) failures come in floods (EMFILE: libuv reports every connection it had to drop). */
+const acceptFailed = errorBurst('mqtt listener: accept failed');
 
 function sweepOne(ctx: MqttContext, conn: MqttConnection, now: number): void {
   if (conn.closed) return;

@@ -5,8 +5,8 @@
  */
 import type { StoredSession } from '../../sessions/types.ts';
 import type { MqttConnection } from './connection.ts';
-import type { MqttContext } from './context.ts';
 import { checkpoint } from './inflight.ts';
+import { errorBurst } from '../shared/error-burst.ts';
 
 /** The session as it stands (read BEFORE detaching: the slots hold the positions). */
 export function snapshotOf(conn: MqttConnection, now: number): StoredSession {
@@ -45,7 +45,7 @@ export function saveSessionOf(conn: MqttConnection): void {
   conn.savedAt = conn.ctx.now();
   conn.ctx.sessions.putSession(conn.clientId, snapshotOf(conn, conn.ctx.now())).catch((err: unknown) => {
     conn.dirty = true; // written again at the next checkpoint
-    sessionWriteFailed(conn.ctx.logger, err, conn.clientId);
+    sessionWriteFailed(conn.ctx.logger, { err, clientId: conn.clientId });
   });
 }
 
@@ -53,13 +53,4 @@ export function saveSessionOf(conn: MqttConnection): void {
  * Session writes fail together (a full disk fails every one of 100K sessions at each checkpoint):
  * one error line per second with how many failed since the last one, not one per session.
  */
-let failedSessionWrites = 0;
-let lastSessionWriteLog = 0;
-function sessionWriteFailed(logger: MqttContext['logger'], err: unknown, clientId: string): void {
-  failedSessionWrites++;
-  const now = Date.now();
-  if (now - lastSessionWriteLog < 1000) return;
-  logger.error({ err, clientId, failedSinceLastLine: failedSessionWrites }, 'session write failed');
-  lastSessionWriteLog = now;
-  failedSessionWrites = 0;
-}
+const sessionWriteFailed = errorBurst('session write failed');
