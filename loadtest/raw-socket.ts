@@ -15,7 +15,7 @@
  * `net.Socket` (the measured difference is then easy to reproduce).
  */
 import net from 'node:net';
-import { errnoName, libuv, UV_EOF, type TcpHandle, type WriteReq } from '../engine/transports/shared/libuv.ts';
+import { errnoName, HandleWriter, libuv, UV_EOF, type TcpHandle } from '../engine/transports/shared/libuv.ts';
 
 /** What the connector sees of a socket. */
 export interface LoadSocket {
@@ -47,16 +47,13 @@ const B = process.env.LOADTEST_SOCKETS === 'net' ? undefined : libuv();
 /** Which implementation this process uses ('raw' = libuv handles, 'net' = net.Socket). */
 export const SOCKET_KIND: 'raw' | 'net' = B === undefined ? 'net' : 'raw';
 
-// One write request object is reused while writes complete at once (the usual case: the kernel
-// takes a small write whole); a write left pending keeps its request, and a new one is made.
-let writeReq = B?.newWriteReq(onWriteDone);
-
-function onWriteDone(this: WriteReq, status: number): void {
-  const s = (this.handle as Handle).s;
-  this.buffer = undefined;
-  this.handle = null;
-  if (status < 0) s.fail(status);
-}
+// Writes keep their bytes alive while libuv holds them, with one request while they complete at once.
+const writer =
+  B === undefined
+    ? undefined
+    : new HandleWriter(B, (handle, status) => {
+        if (status < 0) (handle as Handle).s.fail(status);
+      });
 
 function onConnectDone(status: number, handle: TcpHandle): void {
   const s = (handle as Handle).s;
@@ -116,17 +113,8 @@ class RawSocket<O> implements LoadSocket {
   }
   write(buf: Buffer): void {
     if (this.closing) return;
-    const req = writeReq!;
-    req.handle = this.handle;
-    // A write the kernel cannot take at once stays in libuv with a pointer into `buf`: the request
-    // must keep the Buffer alive until it completes, as Node's own writeGeneric does (`req.buffer`).
-    // Without it, at 100K MQTT vehicles (writes pending under load) a collected PUBACK's memory was
-    // sent reused, and the engine saw reserved packet types (DISCONNECT 0x81, issue 14).
-    req.buffer = buf;
-    const err = this.handle.writeBuffer(req, buf);
-    if (B!.lastWriteWasAsync()) writeReq = B!.newWriteReq(onWriteDone);
-    else req.buffer = undefined;
-    if (err < 0) this.fail(err);
+    const r = writer!.buffer(this.handle, buf);
+    if (r < 0) this.fail(r);
   }
   fail(code: number): void {
     if (this.closing) return;

@@ -2,8 +2,8 @@
  * MQTT/TCP connections on bare libuv handles (../shared/libuv.ts), with no `net.Socket` per
  * connection: what uWS does in C++ for the WebSocket path, done here with the handles Node's own
  * `net` wraps. Per connection there is the handle and one small RawTcpTransport; every connection
- * shares the read buffer, the callbacks (they find their connection through the handle) and,
- * while writes complete at once (the usual case), one write request.
+ * shares the read buffer, the callbacks (they find their connection through the handle) and one
+ * HandleWriter (one write request while writes complete at once).
  *
  * Behaviour matches the `net` path it replaces (tcp-listen.ts keeps that one as the fallback):
  * - reads: into ONE buffer per process; the bytes handed on are valid only during the call;
@@ -15,7 +15,7 @@
  * - the peer's FIN closes the socket once our queued writes are out (allowHalfOpen false).
  */
 import { WRITE_BUFFERED, WRITE_DROPPED, WRITE_OK } from '../../areas/subscriber.ts';
-import { errnoName, libuv, UV_EOF, type Libuv, type ShutdownReq, type SockAddr, type TcpHandle, type WriteReq } from '../shared/libuv.ts';
+import { errnoName, HandleWriter, libuv, UV_EOF, WRITE_PENDING, type Libuv, type ShutdownReq, type SockAddr, type TcpHandle } from '../shared/libuv.ts';
 import type { MqttConnection } from './connection.ts';
 import type { MqttTransport } from './transport.ts';
 
@@ -50,7 +50,7 @@ const END_TIMEOUT_MS = 2000;
 export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 let uv: Libuv;
-let spareReq: WriteReq;
+let writer: HandleWriter;
 
 // corked(): the writes of one call, collected and sent in one writev. Module state: one call at a time.
 let corkOwner: RawTcpTransport | undefined;
@@ -84,10 +84,7 @@ export class RawTcpTransport implements MqttTransport {
       corkBytes += bytes.byteLength;
       return WRITE_OK;
     }
-    const req = spareReq;
-    req.handle = this.handle;
-    req.buffer = bytes;
-    return this.afterWrite(req, this.handle.writeBuffer(req, bytes));
+    return this.afterWrite(writer.buffer(this.handle, bytes));
   }
 
   buffered(): number {
@@ -146,10 +143,7 @@ export class RawTcpTransport implements MqttTransport {
     } else if (n === 1) {
       r = this.write(chunks[0]);
     } else {
-      const req = spareReq;
-      req.handle = this.handle;
-      req.chunks = chunks;
-      r = this.afterWrite(req, this.handle.writev(req, chunks, true));
+      r = this.afterWrite(writer.chunks(this.handle, chunks));
     }
     if (r === WRITE_BUFFERED && n > 1) {
       spareChunks = []; // the pending writev keeps `chunks` (libuv points into its buffers)
@@ -162,23 +156,13 @@ export class RawTcpTransport implements MqttTransport {
     if (r === WRITE_OK && this.state === OPEN) process.nextTick(drainSoon, this);
   }
 
-  /** A write was handed to libuv: completed at once (the request is reused), pending, or failed. */
-  private afterWrite(req: WriteReq, err: number): number {
-    if (err < 0) {
-      req.handle = null;
-      req.buffer = undefined;
-      req.chunks = undefined;
+  /** A write was handed to libuv: completed at once, pending (WRITE_BUFFERED), or failed (closes). */
+  private afterWrite(r: number): number {
+    if (r < 0) {
       this.destroy();
       return WRITE_DROPPED;
     }
-    if (uv.lastWriteWasAsync()) {
-      spareReq = uv.newWriteReq(onWriteDone);
-      return WRITE_BUFFERED;
-    }
-    req.handle = null;
-    req.buffer = undefined;
-    req.chunks = undefined;
-    return WRITE_OK;
+    return r === WRITE_PENDING ? WRITE_BUFFERED : WRITE_OK;
   }
 
   /** @internal read callback */
@@ -197,7 +181,7 @@ export class RawTcpTransport implements MqttTransport {
   /** @internal write completion */
   onWriteDone(status: number): void {
     if (status < 0) return this.destroy();
-    if (this.state === OPEN && this.handle.writeQueueSize === 0) this.events.drain(this.owner);
+    this.drainIfOpen();
   }
 
   /** @internal shutdown completion */
@@ -205,7 +189,7 @@ export class RawTcpTransport implements MqttTransport {
     if (status < 0 || this.eof) this.destroy();
   }
 
-  /** @internal after a corked batch the kernel took whole */
+  /** @internal the write queue may be empty: say so (after a kept write, or a corked batch taken whole) */
   drainIfOpen(): void {
     if (this.state === OPEN && this.handle.writeQueueSize === 0) this.events.drain(this.owner);
   }
@@ -219,13 +203,6 @@ export class RawTcpTransport implements MqttTransport {
 // Shared callbacks: `this` is the handle or the request, which leads to the transport.
 function onRead(this: Handle): void {
   this.abe?.onRead(uv.readResult());
-}
-function onWriteDone(this: WriteReq, status: number): void {
-  const t = (this.handle as Handle | null)?.abe;
-  this.handle = null;
-  this.buffer = undefined;
-  this.chunks = undefined;
-  t?.onWriteDone(status);
 }
 function onShutdown(this: ShutdownReq, status: number): void {
   (this.handle as Handle | null)?.abe?.onShutdown(status);
@@ -250,7 +227,7 @@ export function rawAccept(events: RawTcpEvents): ((status: number, client: TcpHa
   const bindings = libuv();
   if (bindings === undefined) return undefined;
   uv = bindings;
-  spareReq ??= uv.newWriteReq(onWriteDone);
+  writer ??= new HandleWriter(uv, (handle, status) => (handle as Handle).abe?.onWriteDone(status));
   return (status, client) => {
     if (status < 0 || client === undefined) return events.acceptError(errnoName(status));
     if (!events.admit()) return client.close();
