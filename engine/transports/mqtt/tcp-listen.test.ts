@@ -63,6 +63,14 @@ async function setup(kind: 'raw' | 'net', admit: () => boolean = () => true): Pr
   return { port: listener.port, probes };
 }
 
+/** A listener of `kind` with one client connected and accepted. */
+async function oneConnection(kind: 'raw' | 'net'): Promise<{ c: Awaited<ReturnType<typeof client>>; probe: Probe; t: T }> {
+  const { port, probes } = await setup(kind);
+  const c = await client(port);
+  await until('accepted', () => probes.length === 1);
+  return { c, probe: probes[0], t: probes[0].t };
+}
+
 async function client(port: number): Promise<{ sock: Socket; received: () => Buffer }> {
   const sock = connect(port, '127.0.0.1');
   clients.push(sock);
@@ -97,10 +105,7 @@ describe.each(['raw', 'net'] as const)('MQTT/TCP listener on %s sockets', (kind)
   });
 
   it('writes in order, corked writes in one go; a client that stops reading gets its writes queued, then drain', async () => {
-    const { port, probes } = await setup(kind);
-    const c = await client(port);
-    await until('accepted', () => probes.length === 1);
-    const t = probes[0].t;
+    const { c, probe, t } = await oneConnection(kind);
     const expected: Buffer[] = [];
     const out = (b: Buffer): number => (expected.push(b), t.write(b));
     expect(out(Buffer.from('first '))).toBe(WRITE_OK);
@@ -118,21 +123,18 @@ describe.each(['raw', 'net'] as const)('MQTT/TCP listener on %s sockets', (kind)
     t.corked(() => {
       for (let i = 0; i < 5; i++) results.add(out(Buffer.alloc(1000, 7 + i)));
     });
-    const drainsBefore = probes[0].drains;
+    const drainsBefore = probe.drains;
     c.sock.resume();
     await until('everything arrives', () => c.received().length === Buffer.concat(expected).length);
     expect(c.received().equals(Buffer.concat(expected))).toBe(true);
-    await until('drain', () => probes[0].drains > drainsBefore);
+    await until('drain', () => probe.drains > drainsBefore);
     expect(t.buffered()).toBe(0);
     results = new Set([t.write(Buffer.from('x'))]);
     expect(results.has(WRITE_OK)).toBe(true);
   });
 
   it("end(): queued bytes arrive before the FIN, then the socket closes once; later writes are dropped", async () => {
-    const { port, probes } = await setup(kind);
-    const c = await client(port);
-    await until('accepted', () => probes.length === 1);
-    const t = probes[0].t;
+    const { c, probe, t } = await oneConnection(kind);
     c.sock.pause();
     const big = Buffer.alloc(4 * 1024 * 1024, 3);
     t.write(big);
@@ -147,9 +149,9 @@ describe.each(['raw', 'net'] as const)('MQTT/TCP listener on %s sockets', (kind)
     c.sock.resume();
     await until('FIN after every byte', () => ended);
     expect(c.received().equals(big)).toBe(true);
-    await until('closed', () => probes[0].closes === 1);
+    await until('closed', () => probe.closes === 1);
     await new Promise((r) => setTimeout(r, 50));
-    expect(probes[0].closes).toBe(1);
+    expect(probe.closes).toBe(1);
   });
 
   it("the peer's FIN closes the socket; destroy() closes it; each reports closed once", async () => {
@@ -168,10 +170,7 @@ describe.each(['raw', 'net'] as const)('MQTT/TCP listener on %s sockets', (kind)
   });
 
   it('bytes of a pending write survive a full GC (the request keeps them, as net does)', async () => {
-    const { port, probes } = await setup(kind);
-    const c = await client(port);
-    await until('accepted', () => probes.length === 1);
-    const t = probes[0].t;
+    const { c, t } = await oneConnection(kind);
     c.sock.pause();
     let total = 0;
     // Temporary buffers, referenced by nothing of ours once written; later ones queue in libuv.
@@ -193,23 +192,17 @@ describe.each(['raw', 'net'] as const)('MQTT/TCP listener on %s sockets', (kind)
   });
 
   it('a corked batch over 16 KiB that the kernel takes at once still reports drain (a write refused inside it waits for that)', async () => {
-    const { port, probes } = await setup(kind);
-    const c = await client(port);
-    await until('accepted', () => probes.length === 1);
-    const t = probes[0].t;
-    const before = probes[0].drains;
+    const { c, probe, t } = await oneConnection(kind);
+    const before = probe.drains;
     t.corked(() => {
       for (let i = 0; i < 4; i++) t.write(Buffer.alloc(8192, i));
     });
     await until('bytes', () => c.received().length === 4 * 8192);
-    await until('drain', () => probes[0].drains > before);
+    await until('drain', () => probe.drains > before);
   });
 
   it('end() inside corked(): what the call wrote arrives before the FIN', async () => {
-    const { port, probes } = await setup(kind);
-    const c = await client(port);
-    await until('accepted', () => probes.length === 1);
-    const t = probes[0].t;
+    const { c, probe, t } = await oneConnection(kind);
     let ended = false;
     c.sock.on('end', () => ((ended = true), c.sock.end()));
     t.corked(() => {
@@ -218,23 +211,20 @@ describe.each(['raw', 'net'] as const)('MQTT/TCP listener on %s sockets', (kind)
     });
     await until('FIN', () => ended);
     expect(c.received().toString()).toBe('disconnect-packet');
-    await until('closed', () => probes[0].closes === 1);
+    await until('closed', () => probe.closes === 1);
   });
 
   it("the peer's FIN with our writes still queued: they are delivered, then the socket closes once", async () => {
-    const { port, probes } = await setup(kind);
-    const c = await client(port);
-    await until('accepted', () => probes.length === 1);
-    const t = probes[0].t;
+    const { c, probe, t } = await oneConnection(kind);
     c.sock.pause();
     const big = Buffer.alloc(4 * 1024 * 1024, 9);
     t.write(big);
     expect(t.buffered()).toBeGreaterThan(0);
     c.sock.end(); // half-close: the client still reads
     await new Promise((r) => setTimeout(r, 100));
-    expect(probes[0].closes).toBe(0); // not before the queued bytes are out
+    expect(probe.closes).toBe(0); // not before the queued bytes are out
     c.sock.resume();
-    await until('closed', () => probes[0].closes === 1);
+    await until('closed', () => probe.closes === 1);
     await until('all bytes', () => c.received().length === big.length);
     expect(c.received().equals(big)).toBe(true);
   });
