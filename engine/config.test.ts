@@ -86,6 +86,7 @@ describe('parseConfig', () => {
       admission: { maxConnectRate: 0, flapping: { maxConnects: 15, windowMs: 60_000, banMs: 300_000, by: ['clientid'] } },
       ringSize: 4096,
       sweepIntervalMs: 250,
+      fanoutSliceMs: 5,
       ack: { resendAfterMs: 5000, maxResends: 5 },
       tailPollMs: 5,
       shutdownGraceMs: 5000,

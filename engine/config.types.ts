@@ -35,6 +35,8 @@ export interface EngineConfig {
   readonly admission: AdmissionConfig;
   readonly ringSize: number;
   readonly sweepIntervalMs: number;
+  /** A fan-out yields the event loop after this long (0 = never) [areas/fan-out.ts Slice]. */
+  readonly fanoutSliceMs: number;
   readonly ack: {
     /** Resend unacked messages after this long without an ack advancing. */
     readonly resendAfterMs: number;

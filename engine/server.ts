@@ -84,6 +84,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       maxResends: config.ack.maxResends,
       replayBatch: REPLAY_BATCH,
       sweepIntervalMs: config.sweepIntervalMs,
+      fanoutSliceMs: config.fanoutSliceMs,
       idleCloseMs: IDLE_AREA_CLOSE_MS,
     },
     metrics.areaGauges,

@@ -79,6 +79,8 @@ interface Scenario {
   resends: boolean;
   /** Records in the log before the first subscriber opens the cursor. */
   preload: number;
+  /** Slots per fan-out slice (0: fan-outs never yield); other ops interleave between slices. */
+  sliceSlots: number;
   ops: Op[];
 }
 
@@ -94,6 +96,8 @@ async function runScenario(sc: Scenario): Promise<void> {
     maxResends: 255,
     sweepIntervalMs: 1000,
     idleCloseMs: Number.MAX_SAFE_INTEGER,
+    // A slice of MIN_VALUE ms is always over: each slice writes exactly sliceSlots slots.
+    ...(sc.sliceSlots > 0 ? { fanoutSliceMs: Number.MIN_VALUE, fanoutSliceCheck: sc.sliceSlots } : {}),
   };
   const reg = new AreaRegistry(log, makeFormats(), countingMetrics().metrics, settings, undefined, (_a, what) => errors.push(what), clock.now);
   const vc = reg.cursors;
@@ -234,7 +238,8 @@ async function runScenario(sc: Scenario): Promise<void> {
       await flush();
       clock.t += 1;
       reg.sweep();
-      await flush();
+      // sliced fan-outs go on one slice per turn
+      for (let k = 0; k < 40; k++) await flush();
     }
     expect(log.pendingReads).toBe(0);
 
@@ -293,6 +298,7 @@ const scenarioArb = (resends: boolean, withTrim: boolean): fc.Arbitrary<Scenario
     manualReads: fc.boolean(),
     resends: fc.constant(resends),
     preload: fc.nat(12),
+    sliceSlots: fc.constantFrom(0, 0, 1, 2, 3),
     ops: fc.array(opArb(withTrim), { minLength: 10, maxLength: 150, size: 'large' }),
   });
 

@@ -15,7 +15,7 @@ import { FrameRing, type RingEntry } from './ring.ts';
 import type { Subscriber } from './subscriber.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING, type VirtualCursors } from './virtual-cursors.ts';
 import { catchUp } from './catch-up.ts';
-import { fanOut, fanOutBatch } from './fan-out.ts';
+import { fanOut, fanOutBatch, WHOLE, type FanOutResult, type Slice } from './fan-out.ts';
 import { sweepCursor } from './sweep.ts';
 import type { AreaMetrics } from './metrics.ts';
 
@@ -25,7 +25,20 @@ export interface AreaSettings {
   readonly maxResends: number;
   /** Records per log read during catch-up. */
   readonly replayBatch: number;
+  /** A fan-out yields the event loop after this long (ms; 0 or absent: never) [fan-out.ts Slice]. */
+  readonly fanoutSliceMs?: number;
+  /** Slots between clock reads while slicing (default 64). */
+  readonly fanoutSliceCheck?: number;
 }
+
+/** What a sliced fan-out delivered in all its slices. */
+interface Totals {
+  delivered: number;
+  behind: number;
+}
+
+const NOT_A_BATCH = Symbol('not a batch');
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface AreaDeps {
   readonly log: AreaLog;
@@ -52,6 +65,7 @@ export class AreaCursor {
   readonly slots: number[] = [];
   readonly subs: Subscriber[] = [];
   private tailHandle: TailHandle | undefined;
+  private readonly slice: Slice;
   /** areas/ only. */
   closed = false;
 
@@ -61,6 +75,7 @@ export class AreaCursor {
     readonly deps: AreaDeps,
   ) {
     this.ring = new FrameRing(deps.settings.ringSize);
+    this.slice = { from: 0, deadline: 0, checkEvery: deps.settings.fanoutSliceCheck ?? 64 };
   }
 
   get subscriberCount(): number {
@@ -123,17 +138,29 @@ export class AreaCursor {
     if (vc.state[slot] === CATCHING_UP) this.catchUp(slot, sub);
   }
 
-  private onRecords(records: readonly LogRecord[]): void {
-    if (this.closed) return;
-    const { formats, metrics } = this.deps;
+  /**
+   * The tail's listener. Returns a promise only when a fan-out used up its slice and goes on in
+   * later event-loop turns; the tail delivers nothing more until it settles [log/types.ts
+   * TailListener], so records stay in the log, not in memory, while we are behind.
+   */
+  private onRecords(records: readonly LogRecord[]): Promise<void> | undefined {
+    if (this.closed) return undefined;
     // Stage timings [issue 5]: one wall-clock read per batch, performance.now() deltas after it.
-    const stages = metrics.stages;
     const readAt = this.deps.now();
     const readPerf = performance.now();
     // Several records in one call: the log got ahead of us (a burst). Encode them all, then send
     // each subscriber its whole run in one corked write (fanOutBatch) instead of one per message.
-    if (records.length > 1 && this.onBatch(records, readAt, readPerf)) return;
-    for (let k = 0; k < records.length; k++) {
+    if (records.length > 1) {
+      const batch = this.onBatch(records, readAt, readPerf);
+      if (batch !== NOT_A_BATCH) return batch;
+    }
+    return this.onEach(records, 0, readAt, readPerf);
+  }
+
+  /** The per-record path of onRecords, from records[from]. */
+  private onEach(records: readonly LogRecord[], from: number, readAt: number, readPerf: number): Promise<void> | undefined {
+    const { formats, metrics } = this.deps;
+    for (let k = from; k < records.length; k++) {
       const r = records[k];
       if (r.offset <= this.head) continue;
       // Records skipped by retention while we were not reading: those are gone for everyone.
@@ -151,29 +178,33 @@ export class AreaCursor {
       this.ring.push(entry);
       this.head = r.offset;
       const started = performance.now();
-      const res = fanOut(entry, this.slots, this.subs, this.deps.cursors, this.deps.now());
-      const ended = performance.now();
-      metrics.fanoutSeconds.observe((ended - started) / 1000);
-      stages?.message(r.time, readAt, readPerf, started, ended);
-      metrics.delivered.inc(res.delivered);
-      if (res.behind > 0) this.catchUpAll();
+      const step = (slice: Readonly<Slice>) => fanOut(entry, this.slots, this.subs, this.deps.cursors, this.deps.now(), slice);
+      const res = step(this.firstSlice(started));
+      if (res.next >= 0) {
+        return this.finishSliced(step, res).then((done) => {
+          this.fannedOut(done, started, readAt, readPerf, r.time);
+          return this.onEach(records, k + 1, readAt, readPerf);
+        });
+      }
+      this.fannedOut(res, started, readAt, readPerf, r.time);
     }
+    return undefined;
   }
 
   /**
-   * The batch path of onRecords. Returns false (having done nothing) when the batch is not a
-   * plain run of new, deliverable records, so the per-record path handles the unusual cases
+   * The batch path of onRecords. Returns NOT_A_BATCH (having done nothing) when the batch is not
+   * a plain run of new, deliverable records, so the per-record path handles the unusual cases
    * (overlap with what we have, a gap from retention, expired or undecodable records).
    */
-  private onBatch(records: readonly LogRecord[], readAt: number, readPerf: number): boolean {
-    const { formats, metrics } = this.deps;
+  private onBatch(records: readonly LogRecord[], readAt: number, readPerf: number): Promise<void> | undefined | typeof NOT_A_BATCH {
+    const { formats } = this.deps;
     const now = this.deps.now();
     const first = records[0].offset;
-    if (first !== this.head + 1) return false;
+    if (first !== this.head + 1) return NOT_A_BATCH;
     const count = records.length;
     for (let k = 0; k < count; k++) {
       const r = records[k];
-      if (r.offset !== first + k || (r.expiresAt !== 0 && r.expiresAt <= now)) return false;
+      if (r.offset !== first + k || (r.expiresAt !== 0 && r.expiresAt <= now)) return NOT_A_BATCH;
     }
     const entries: RingEntry[] = new Array(count);
     for (let k = 0; k < count; k++) {
@@ -181,7 +212,7 @@ export class AreaCursor {
       try {
         entries[k] = { offset: r.offset, time: r.time, expiresAt: r.expiresAt, origin: r.headers?.origin ?? '', frames: formats.encodeAll(this.id, r) };
       } catch {
-        return false; // the per-record path counts and skips the undecodable one
+        return NOT_A_BATCH; // the per-record path counts and skips the undecodable one
       }
     }
     const origins = entries.map((e) => e.origin);
@@ -194,13 +225,70 @@ export class AreaCursor {
     for (let k = 0; k < count; k++) this.ring.push(entries[k]);
     this.head = first + count - 1;
     const started = performance.now();
-    const res = fanOutBatch(first, count, framesByFormat, origins, this.slots, this.subs, this.deps.cursors, now);
+    const step = (slice: Readonly<Slice>) => fanOutBatch(first, count, framesByFormat, origins, this.slots, this.subs, this.deps.cursors, this.deps.now(), slice);
+    const res = step(this.firstSlice(started));
+    if (res.next >= 0) return this.finishSliced(step, res).then((done) => this.fannedOutBatch(done, started, readAt, readPerf, records));
+    this.fannedOutBatch(res, started, readAt, readPerf, records);
+    return undefined;
+  }
+
+  /** The reused slice of this cursor's fan-outs, starting now. */
+  private firstSlice(startedPerf: number): Readonly<Slice> {
+    const { fanoutSliceMs } = this.deps.settings;
+    if (fanoutSliceMs === undefined || fanoutSliceMs <= 0) return WHOLE;
+    this.slice.from = 0;
+    this.slice.deadline = startedPerf + fanoutSliceMs;
+    return this.slice;
+  }
+
+  /**
+   * The rest of a fan-out that used up its first slice: one slice per later event-loop turn (other
+   * I/O - accepts, acks, publishes - runs in between), then one whole pass for stragglers: a slot
+   * that a detach in between moved from the unvisited end to an index already passed is still at
+   * the previous offset and LIVE, and gets its message there. Slots attached in between start
+   * with a catch-up that already covers this.head, so the loops skip them.
+   */
+  private async finishSliced(step: (slice: Readonly<Slice>) => FanOutResult, first: FanOutResult): Promise<Totals> {
+    const done: Totals = { delivered: first.delivered, behind: first.behind };
+    let next = first.next;
+    while (next >= 0) {
+      await nextTurn();
+      if (this.closed) return done;
+      this.deps.metrics.fanoutSlices.inc();
+      // Only a cursor with slicing on gets here (WHOLE never stops early).
+      this.slice.from = next;
+      this.slice.deadline = performance.now() + (this.deps.settings.fanoutSliceMs ?? 0);
+      const r = step(this.slice);
+      done.delivered += r.delivered;
+      done.behind += r.behind;
+      next = r.next;
+    }
+    const r = step(WHOLE);
+    done.delivered += r.delivered;
+    done.behind += r.behind;
+    return done;
+  }
+
+  /** Metrics and catch-up after one record's fan-out. */
+  private fannedOut(res: Totals, started: number, readAt: number, readPerf: number, time: number): void {
+    if (this.closed) return;
+    const { metrics } = this.deps;
     const ended = performance.now();
     metrics.fanoutSeconds.observe((ended - started) / 1000);
-    for (let k = 0; k < count; k++) metrics.stages?.message(records[k].time, readAt, readPerf, started, ended);
+    metrics.stages?.message(time, readAt, readPerf, started, ended);
     metrics.delivered.inc(res.delivered);
     if (res.behind > 0) this.catchUpAll();
-    return true;
+  }
+
+  /** Metrics and catch-up after a batch's fan-out. */
+  private fannedOutBatch(res: Totals, started: number, readAt: number, readPerf: number, records: readonly LogRecord[]): void {
+    if (this.closed) return;
+    const { metrics } = this.deps;
+    const ended = performance.now();
+    metrics.fanoutSeconds.observe((ended - started) / 1000);
+    for (let k = 0; k < records.length; k++) metrics.stages?.message(records[k].time, readAt, readPerf, started, ended);
+    metrics.delivered.inc(res.delivered);
+    if (res.behind > 0) this.catchUpAll();
   }
 
   /** Catch-up for every CATCHING_UP slot (after a fan-out found some behind). */

@@ -16,10 +16,33 @@ export interface FanOutResult {
   delivered: number;
   /** Slots found behind the previous offset (they need a catch-up). */
   behind: number;
+  /** Index into `slots` to go on from when the slice's deadline passed; -1 when the loop got through. */
+  next: number;
 }
 
 // Reused result object: the loop itself allocates nothing.
-const result: FanOutResult = { delivered: 0, behind: 0 };
+const result: FanOutResult = { delivered: 0, behind: 0, next: -1 };
+
+/**
+ * A slice of a fan-out: the loops start at `from` and stop (result.next) at the first slot they
+ * reach once `performance.now()` is past `deadline`, reading the clock every `checkEvery` slots
+ * and never before one slot is done (so a slice always makes progress). Why slices: libuv 1.46
+ * accepts one connection per listener per event-loop turn, so a turn that holds a whole 19K
+ * fan-out starves the MQTT accept queue (loadtest/results/issue14/summary.md, 2026-12-07).
+ */
+export interface Slice {
+  from: number;
+  deadline: number;
+  checkEvery: number;
+}
+
+/** One slice that never stops early (tests, and the straggler pass after a sliced fan-out). */
+export const WHOLE: Readonly<Slice> = Object.freeze({ from: 0, deadline: Number.POSITIVE_INFINITY, checkEvery: 0x3fffffff });
+
+/** The slice's deadline has passed at slot index i (> from): read the clock only every checkEvery slots. */
+function outOfTime(i: number, slice: Readonly<Slice>): boolean {
+  return (i - slice.from) % slice.checkEvery === 0 && performance.now() >= slice.deadline;
+}
 
 export function fanOut(
   entry: RingEntry,
@@ -27,6 +50,7 @@ export function fanOut(
   subs: readonly Subscriber[],
   vc: VirtualCursors,
   now: number,
+  slice: Readonly<Slice> = WHOLE,
 ): FanOutResult {
   const off = entry.offset;
   const prev = off - 1;
@@ -39,7 +63,12 @@ export function fanOut(
   const state = vc.state;
   let delivered = 0;
   let behind = 0;
-  for (let i = 0, n = slots.length; i < n; i++) {
+  result.next = -1;
+  for (let i = slice.from, n = slots.length; i < n; i++) {
+    if (i !== slice.from && outOfTime(i, slice)) {
+      result.next = i;
+      break;
+    }
     const slot = slots[i];
     if (state[slot] !== LIVE) continue;
     const s = sent[slot];
@@ -112,6 +141,7 @@ export function fanOutBatch(
   subs: readonly Subscriber[],
   vc: VirtualCursors,
   now: number,
+  slice: Readonly<Slice> = WHOLE,
 ): FanOutResult {
   const prev = first - 1;
   const sent = vc.sent;
@@ -120,7 +150,12 @@ export function fanOutBatch(
   const state = vc.state;
   let delivered = 0;
   let behind = 0;
-  for (let i = 0, n = slots.length; i < n; i++) {
+  result.next = -1;
+  for (let i = slice.from, n = slots.length; i < n; i++) {
+    if (i !== slice.from && outOfTime(i, slice)) {
+      result.next = i;
+      break;
+    }
     const slot = slots[i];
     if (state[slot] !== LIVE) continue;
     const s = sent[slot];

@@ -15,6 +15,8 @@ export interface AreaMetrics {
   readonly ackTimeoutCloses: CounterLike;
   readonly undeliverable: CounterLike;
   readonly fanoutSeconds: HistogramLike;
+  /** Turns a fan-out yielded the event loop after its slice (AreaSettings.fanoutSliceMs). */
+  readonly fanoutSlices: CounterLike;
   /** Stage timings per message (engine/metrics/stages.ts); optional for tests and benches. */
   readonly stages?: StageSink;
   /** Lag distribution over subscriptions, filled by the sweep (engine/metrics/lag.ts). */
@@ -47,4 +49,5 @@ export const NO_AREA_METRICS: AreaMetrics = {
   ackTimeoutCloses: noop,
   undeliverable: noop,
   fanoutSeconds: noop,
+  fanoutSlices: noop,
 };

@@ -1,6 +1,6 @@
 /** Contract section: tails. */
 import { expect, it } from 'vitest';
-import { collect, offsets, range, sleep, text, type ContractContext } from './contract-support.ts';
+import { collect, offsets, range, sleep, text, waitUntil, type ContractContext } from './contract-support.ts';
 import type { AreaLog } from './types.ts';
 
 async function fill(ctx: ContractContext, log: AreaLog, area: string, n: number): Promise<void> {
@@ -110,5 +110,30 @@ export function tailContract(ctx: ContractContext): void {
     await log.append('a', ctx.req('two'));
     await sleep(50);
     expect(got).toEqual([1]);
+  });
+
+  it('a listener that returns a promise gets nothing more until it settles, then the rest in order', async () => {
+    const log = await ctx.open();
+    const got: number[] = [];
+    let calls = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const handle = log.tail('a', 0, (batch) => {
+      calls++;
+      got.push(...offsets(batch));
+      return calls === 1 ? held : undefined;
+    });
+    await log.append('a', ctx.req('one'));
+    await waitUntil(() => calls === 1, 'first delivery');
+    for (let i = 2; i <= 6; i++) await log.append('a', ctx.req(`m${i}`));
+    await sleep(100);
+    expect(calls).toBe(1);
+    expect(got).toEqual([1]);
+    release();
+    await waitUntil(() => got.length >= 6, 'the rest after the promise settled');
+    expect(got).toEqual(range(1, 6));
+    handle.close();
   });
 }

@@ -122,7 +122,9 @@ function basicContract(ctx: ContractContext, factory: LogFactory): void {
     };
     check(await log.read('h', 1, 10));
     const tailed: { headers?: unknown; payload: Uint8Array }[] = [];
-    const handle = log.tail('h', 0, (batch) => tailed.push(...batch));
+    const handle = log.tail('h', 0, (batch) => {
+      tailed.push(...batch);
+    });
     await waitUntil(() => tailed.length >= 2, 'two tailed records');
     handle.close();
     check(tailed);

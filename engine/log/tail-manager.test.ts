@@ -23,7 +23,9 @@ describe('TailManager and the durable ceiling', () => {
     };
     const tm = new TailManager(source, { pollMs: 1, batchSize: 256, onError: (e) => { throw e; } });
     const got: number[] = [];
-    tm.add('a', 0, (rs) => got.push(...rs.map((r) => r.offset)));
+    tm.add('a', 0, (rs) => {
+      got.push(...rs.map((r) => r.offset));
+    });
     await new Promise((r) => setTimeout(r, 20));
     expect(got).toEqual([5, 6, 7]);
     expect(requested.at(-1)).toBe(10); // the poll asked for the rest to become durable

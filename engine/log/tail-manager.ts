@@ -160,10 +160,22 @@ export class TailManager {
       if (records.length > 0 && records[records.length - 1]!.offset > ceiling) records = records.filter((r) => r.offset <= ceiling);
       if (records.length > 0) {
         tail.next = records[records.length - 1]!.offset + 1;
+        let wait: Promise<void> | undefined | void;
         try {
-          tail.listener(records);
+          wait = tail.listener(records);
         } catch (error) {
           this.options.onError(error, 'tail listener');
+        }
+        if (wait !== undefined) {
+          // The listener goes on over later turns: keep `running`, read on once it is done.
+          wait.then(
+            () => this.drain(tail),
+            (error: unknown) => {
+              this.options.onError(error, 'tail listener');
+              this.drain(tail);
+            },
+          );
+          return;
         }
       } else if (batch.first > tail.next) {
         // everything from `next` was trimmed: continue after the retained window

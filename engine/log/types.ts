@@ -78,8 +78,10 @@ export interface TailHandle {
  * Called with records in offset order, never concurrently, never twice for one offset.
  * If retention removed records after the starting point, delivery starts at the first
  * retained one (the consumer sees the jump in offsets and treats it as loss of those).
+ * A listener that returns a promise (a fan-out going on over several event-loop turns) gets
+ * nothing more until it settles, so a backlog waits in the log, not in memory.
  */
-export type TailListener = (records: readonly LogRecord[]) => void;
+export type TailListener = (records: readonly LogRecord[]) => Promise<void> | undefined | void;
 
 export interface AreaLog {
   /** 'embedded' | 'pulsar': shown in logs and /readyz. */

@@ -110,6 +110,7 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
     buckets: FANOUT_BUCKETS,
     registers: r,
   });
+  const fanoutSlices = counter('fanout_slices_total', 'Event-loop turns a fan-out yielded after using up --fanout-slice-ms (each lets accepts and other I/O in)');
   const acks = counter('acks_total', 'Acks accepted into virtual cursors');
   const subscribes = counter('subscribes_total', 'Successful subscribes');
   const resumes = counter('resume_requests_total', 'Successful subscribes with `since` (replay requests); see recovered_false_total for the ones that could not be honoured');
@@ -158,6 +159,7 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
       ackTimeoutCloses: ackTimeouts,
       undeliverable,
       fanoutSeconds: fanout,
+      fanoutSlices,
       stages,
       ackLag: lag,
     },

@@ -35,6 +35,8 @@ interface MemTail {
   after: number;
   readonly listener: TailListener;
   closed: boolean;
+  /** The listener returned a promise that has not settled: nothing more until it does [TailListener]. */
+  busy: boolean;
 }
 
 /**
@@ -126,7 +128,7 @@ export class MemLog implements AreaLog {
   }
 
   tail(area: string, after: number, listener: TailListener): TailHandle {
-    const t: MemTail = { area, after, listener, closed: false };
+    const t: MemTail = { area, after, listener, closed: false, busy: false };
     this.tails.push(t);
     return {
       close: () => {
@@ -142,13 +144,19 @@ export class MemLog implements AreaLog {
   /** Delivers up to `max` new records per open tail (from the first retained one, as the contract says). */
   pump(max = Number.POSITIVE_INFINITY): void {
     for (const t of this.tails) {
-      if (t.closed) continue;
+      if (t.closed || t.busy) continue;
       const recs = this.area(t.area)
         .records.filter((r) => r.offset > t.after)
         .slice(0, max);
       if (recs.length === 0) continue;
       t.after = recs[recs.length - 1].offset;
-      t.listener(recs);
+      const wait = t.listener(recs);
+      if (wait !== undefined) {
+        t.busy = true;
+        void wait.finally(() => {
+          t.busy = false;
+        });
+      }
     }
   }
 
@@ -240,10 +248,10 @@ export class FakeSub implements Subscriber {
   }
 }
 
-export type Counts = Record<'delivered' | 'replayed' | 'resent' | 'logReads' | 'slowConsumerCloses' | 'ackTimeoutCloses' | 'undeliverable', number>;
+export type Counts = Record<'delivered' | 'replayed' | 'resent' | 'logReads' | 'slowConsumerCloses' | 'ackTimeoutCloses' | 'undeliverable' | 'fanoutSlices', number>;
 
 export function countingMetrics(): { counts: Counts; metrics: AreaMetrics } {
-  const counts: Counts = { delivered: 0, replayed: 0, resent: 0, logReads: 0, slowConsumerCloses: 0, ackTimeoutCloses: 0, undeliverable: 0 };
+  const counts: Counts = { delivered: 0, replayed: 0, resent: 0, logReads: 0, slowConsumerCloses: 0, ackTimeoutCloses: 0, undeliverable: 0, fanoutSlices: 0 };
   const c = (k: keyof Counts) => ({
     inc: (v = 1) => {
       counts[k] += v;
@@ -259,6 +267,7 @@ export function countingMetrics(): { counts: Counts; metrics: AreaMetrics } {
       slowConsumerCloses: c('slowConsumerCloses'),
       ackTimeoutCloses: c('ackTimeoutCloses'),
       undeliverable: c('undeliverable'),
+      fanoutSlices: c('fanoutSlices'),
       fanoutSeconds: { observe() {} },
     },
   };

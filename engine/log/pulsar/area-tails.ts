@@ -96,7 +96,9 @@ export class AreaTails {
         if (tail.closed || records.length === 0) return;
         tail.next = records[records.length - 1]!.offset + 1;
         try {
-          tail.listener(records);
+          const wait = tail.listener(records);
+          // A promise: the listener goes on over later turns; nothing more until it is done.
+          if (wait !== undefined) await wait;
         } catch (error) {
           s.onError(error, 'tail listener');
         }
