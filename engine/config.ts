@@ -58,7 +58,7 @@ export const OPTIONS = [
   { flag: 'flapping-ban-seconds', env: 'FLAPPING_BAN_SECONDS', kind: 'int', def: '300', min: 1, meaning: 'how long a flapping client is refused (HTTP 503 flapping_banned + Retry-After, CONNACK 0x9F)' },
   { flag: 'flapping-by', env: 'FLAPPING_BY', kind: 'flappingKeys', def: 'clientid', meaning: 'what identifies a client for flapping detection, comma-separated: clientid (MQTT client id), subject (token sub; only with per-vehicle tokens), address (remote IP; not behind carrier NAT)' },
   { flag: 'ring-size', env: 'RING_SIZE', kind: 'int', def: '4096', min: 1, meaning: 'recent pre-encoded messages kept in memory per area' },
-  { flag: 'fanout-slice-ms', env: 'FANOUT_SLICE_MS', kind: 'int', def: '5', min: 0, max: 1000, meaning: 'a fan-out to many subscribers yields the event loop after this long, so accepts, acks and publishes run in between (libuv accepts one connection per turn); 0 = never yield' },
+  { flag: 'fanout-slice-ms', env: 'FANOUT_SLICE_MS', kind: 'int', def: '5', min: 0, max: 1000, meaning: 'while connections are arriving (any in the last 2 s), a fan-out to many subscribers yields the event loop after this long, so the listeners accept in between (libuv accepts one connection per listener per turn); 0 = never' },
   { flag: 'sweep-interval-ms', env: 'SWEEP_INTERVAL_MS', kind: 'int', def: '250', min: 1, meaning: 'period of the sweep (resends, catch-up, retention, log acks)' },
   { flag: 'ack-resend-ms', env: 'ACK_RESEND_MS', kind: 'int', def: '5000', min: 1, meaning: 'resend unacked messages after this long without ack progress' },
   { flag: 'ack-max-resends', env: 'ACK_MAX_RESENDS', kind: 'int', def: '5', min: 0, max: 255, meaning: 'resends without progress before closing with ack_timeout' },

@@ -56,6 +56,8 @@ export interface EngineOverrides {
 
 /** Cursors nobody subscribes to are closed after this long. */
 const IDLE_AREA_CLOSE_MS = 60_000;
+/** Fan-outs yield every --fanout-slice-ms while a connect arrived within this long (areas/fan-out.ts Slice). */
+const SLICE_AFTER_CONNECT_MS = 2000;
 const REPLAY_BATCH = 512;
 
 export async function startEngine(config: EngineConfig, logger: Logger, overrides: EngineOverrides = {}): Promise<Engine> {
@@ -73,6 +75,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
   const jsonFormat = formats.add(wsJsonEncoder);
   const msgpackFormat = formats.add(wsMsgpackEncoder);
 
+  const admission = new Admission(config.admission, metrics.admission, logger.child({ component: 'admission' }), now);
   const areaLogger = logger.child({ component: 'areas' });
   const areas = new AreaRegistry(
     log,
@@ -85,6 +88,9 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       replayBatch: REPLAY_BATCH,
       sweepIntervalMs: config.sweepIntervalMs,
       fanoutSliceMs: config.fanoutSliceMs,
+      // Slices cost batching (acks read in smaller chunks) and fan-out latency, and help only while
+      // connections queue up behind a long fan-out: slice while connects are arriving.
+      fanoutSliceWhen: () => now() - admission.lastConnectAt < SLICE_AFTER_CONNECT_MS,
       idleCloseMs: IDLE_AREA_CLOSE_MS,
     },
     metrics.areaGauges,
@@ -95,7 +101,6 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
   const auth = await createAuthenticator({ hsSecret: config.auth.hsSecret, publicKeyPem: config.auth.publicKeyPem, now });
 
   const app: TemplatedApp = uws.App();
-  const admission = new Admission(config.admission, metrics.admission, logger.child({ component: 'admission' }), now);
   const wsLogger = logger.child({ component: 'ws' });
   const ws = mountWsEndpoint(
     app,

@@ -89,4 +89,18 @@ describe('AreaCursor: sliced fan-out', () => {
     await settle();
     expect(subs.filter((s) => s.sub.offsets.length > 0).length).toBe(2);
   });
+
+  it('fanoutSliceWhen false (no connects arriving): the fan-out runs whole in one turn', async () => {
+    let connecting = false;
+    const e = await env({ ...SLICED, fanoutSliceWhen: () => connecting });
+    const subs = range(1, 7).map(() => e.sub(0));
+    e.publish(1);
+    expect(subs.filter((s) => s.sub.offsets.length > 0).length).toBe(7);
+    expect(e.counts.fanoutSlices).toBe(0);
+    connecting = true;
+    e.publish(1);
+    expect(subs.filter((s) => s.sub.offsets.length > 1).length).toBe(2);
+    await settle();
+    for (const s of subs) expect(s.sub.offsets).toEqual([1, 2]);
+  });
 });

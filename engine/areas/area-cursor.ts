@@ -29,6 +29,8 @@ export interface AreaSettings {
   readonly fanoutSliceMs?: number;
   /** Slots between clock reads while slicing (default 64). */
   readonly fanoutSliceCheck?: number;
+  /** Slice only while this says so (the server: connects arrived in the last 2 s); absent: always. */
+  readonly fanoutSliceWhen?: () => boolean;
 }
 
 /** What a sliced fan-out delivered in all its slices. */
@@ -234,8 +236,9 @@ export class AreaCursor {
 
   /** The reused slice of this cursor's fan-outs, starting now. */
   private firstSlice(startedPerf: number): Readonly<Slice> {
-    const { fanoutSliceMs } = this.deps.settings;
+    const { fanoutSliceMs, fanoutSliceWhen } = this.deps.settings;
     if (fanoutSliceMs === undefined || fanoutSliceMs <= 0) return WHOLE;
+    if (fanoutSliceWhen !== undefined && !fanoutSliceWhen()) return WHOLE;
     this.slice.from = 0;
     this.slice.deadline = startedPerf + fanoutSliceMs;
     return this.slice;

@@ -79,6 +79,8 @@ export class Admission {
   private readonly bySubject: boolean;
   private readonly byAddress: boolean;
   private lastPrune: number;
+  /** When the last connect attempt arrived on any listener (ms): fan-outs slice while connects arrive. */
+  lastConnectAt = 0;
   /** Whether admitConnect needs the remote address (callers skip reading it otherwise). */
   readonly needsAddress: boolean;
   /** Whether admitIdentity does anything (callers skip building the Identity otherwise: the connect path stays allocation-free). */
@@ -108,6 +110,7 @@ export class Admission {
    */
   admitConnect(listener: Listener, address: string): Refused | undefined {
     const now = this.now();
+    this.lastConnectAt = now;
     if (this.byAddress) {
       const banned = this.bannedFor('address', address, now);
       if (banned !== undefined) return this.refuse(listener, 'flapping_banned', banned);
