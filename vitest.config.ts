@@ -24,7 +24,7 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['engine/testing/pulsar-setup.ts'],
     projects: [
-      { extends: true, test: { name: 'embedded', include: ['engine/**/*.test.ts', 'loadtest/**/*.test.ts', 'bench/**/*.test.ts', 'scripts/**/*.test.ts'] } },
+      { extends: true, test: { name: 'embedded', include: ['engine/**/*.test.ts', 'loadtest/**/*.test.ts', 'bench/**/*.test.ts', 'scripts/**/*.test.ts', 'client/**/*.test.ts'] } },
       { extends: true, test: { name: 'pulsar', include: PULSAR_E2E, env: { ABE_TEST_LOG: 'pulsar' } } },
     ],
   },

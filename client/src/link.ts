@@ -1,0 +1,206 @@
+/**
+ * One WebSocket to the engine: open with a timeout, decode frames, liveness (ping when silent, a
+ * deadline for anything to come back), and kill. The client may hold two at once during a token
+ * swap; each has an id and its callbacks are ignored once it is dead (centrifuge's _transportId).
+ */
+import { AbnormalCloseError, closeError, ConnectTimeoutError, PingTimeoutError, UpgradeRefusedError, type AbeError } from './errors.ts';
+import type { ClientFrame, Codec, ServerFrame, WebSocketCtor, WebSocketLike } from './types.ts';
+
+export interface LinkEvents {
+  open(link: Link): void;
+  frame(link: Link, frame: ServerFrame): void;
+  /** Exactly once per link, whatever ended it. */
+  closed(link: Link, code: number, reason: string, error: AbeError | undefined): void;
+  badFrame(link: Link, error: Error): void;
+  ping(link: Link): void;
+}
+
+export interface LinkOptions {
+  readonly connectTimeout: number;
+  readonly pingInterval: number;
+  readonly pongTimeout: number;
+}
+
+/** Per link, per area: what this link's subscription of the area has shown (acks must stay within it). */
+export interface LinkArea {
+  /** Epoch from this link's `subscribed`; '' before it. */
+  epoch: string;
+  /** max(start, highest offset this link delivered): the engine refuses acks above what it sent. */
+  high: number;
+  /** Highest ack sent on this link. */
+  acked: number;
+  subscribed: boolean;
+  /** `unsubscribe` sent on this link: frames still come until `unsubscribed`. */
+  leaving: boolean;
+  /** When the subscribe was sent (for subscribeTimeout). */
+  sentAt: number;
+}
+
+let nextId = 1;
+
+export class Link {
+  readonly id = nextId++;
+  readonly areas = new Map<string, LinkArea>();
+  openedAt = 0;
+  /** The engine sent this link a frame (a stable link resets the backoff). */
+  answered = false;
+  private ws: WebSocketLike | undefined;
+  private dead = false;
+  private lastRx = 0;
+  private pingSentAt = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private upgradeError: UpgradeRefusedError | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly codec: Codec,
+    private readonly options: LinkOptions,
+    private readonly events: LinkEvents,
+  ) {}
+
+  get open(): boolean {
+    return !this.dead && this.openedAt > 0;
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  get subprotocol(): string {
+    return this.ws?.protocol ?? '';
+  }
+
+  start(Ctor: WebSocketCtor): void {
+    let ws: WebSocketLike;
+    try {
+      ws = new Ctor(this.url, this.codec.subprotocol);
+    } catch (err) {
+      queueMicrotask(() => this.die(1006, 'transport_closed', new AbnormalCloseError(String(err))));
+      return;
+    }
+    this.ws = ws;
+    ws.binaryType = 'arraybuffer';
+    // `ws` in Node: a refused upgrade's status and Retry-After (a browser only sees 1006).
+    ws.on?.('unexpected-response', ((_req: unknown, res: { statusCode?: number; headers?: Record<string, string | undefined> }) => {
+      const status = res.statusCode ?? 0;
+      const retry = Number(res.headers?.['retry-after']);
+      this.upgradeError = new UpgradeRefusedError(status, status === 401 ? 'unauthorized' : status === 503 ? 'unavailable' : 'upgrade_refused', Number.isFinite(retry) ? retry * 1000 : undefined);
+      ws.terminate?.();
+    }) as never);
+    ws.onopen = () => {
+      if (this.dead) return;
+      this.openedAt = Date.now();
+      this.lastRx = this.openedAt;
+      this.arm(this.options.pingInterval);
+      this.events.open(this);
+    };
+    ws.onmessage = (ev) => {
+      if (this.dead) return;
+      this.lastRx = Date.now();
+      this.pingSentAt = 0;
+      let frame: ServerFrame;
+      try {
+        frame = this.codec.decode(ev.data);
+      } catch (err) {
+        this.events.badFrame(this, err as Error);
+        return;
+      }
+      this.answered = true;
+      this.events.frame(this, frame);
+    };
+    ws.onclose = (ev) => {
+      if (this.upgradeError !== undefined) this.die(1006, this.upgradeError.code, this.upgradeError);
+      else this.die(ev.code, ev.reason, closeError(ev.code, ev.reason));
+    };
+    ws.onerror = () => {
+      // onclose follows; nothing to do here (the error event carries no detail in browsers)
+    };
+    this.arm(this.options.connectTimeout);
+  }
+
+  send(frame: ClientFrame): boolean {
+    if (!this.open || this.ws === undefined) return false;
+    try {
+      this.ws.send(this.codec.encode(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes politely (the engine sees the close frame); the link is dead at once. */
+  close(code: number, reason: string, error?: AbeError): void {
+    if (this.dead) return;
+    try {
+      this.ws?.close(code, reason);
+    } catch {
+      // already closing
+    }
+    this.die(code, reason, error);
+  }
+
+  /** Drops the connection without waiting: a dead TCP link may take minutes to report its close. */
+  kill(error: AbeError): void {
+    if (this.dead) return;
+    const ws = this.ws;
+    if (ws?.terminate !== undefined) ws.terminate();
+    else {
+      try {
+        ws?.close(1000, error.code);
+      } catch {
+        // ignore
+      }
+    }
+    this.die(1006, error.code, error);
+  }
+
+  /** The one timer: connect timeout before open; after it, ping when silent and the pong deadline. */
+  private arm(ms: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), Math.max(1, ms));
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    if (this.dead) return;
+    const now = Date.now();
+    if (this.openedAt === 0) {
+      this.kill(new ConnectTimeoutError(this.options.connectTimeout));
+      return;
+    }
+    // Checked against timestamps, so a throttled timer (background tab) never causes a false timeout.
+    if (this.pingSentAt !== 0) {
+      if (now - this.pingSentAt >= this.options.pongTimeout) {
+        this.kill(new PingTimeoutError(this.options.pongTimeout));
+        return;
+      }
+      this.arm(this.pingSentAt + this.options.pongTimeout - now);
+      return;
+    }
+    const silent = now - this.lastRx;
+    if (silent >= this.options.pingInterval) {
+      this.pingSentAt = now;
+      this.send({ type: 'ping' });
+      this.events.ping(this);
+      this.arm(this.options.pongTimeout);
+      return;
+    }
+    this.arm(this.options.pingInterval - silent);
+  }
+
+  private die(code: number, reason: string, error: AbeError | undefined): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const ws = this.ws;
+    if (ws !== undefined) {
+      ws.onopen = null;
+      ws.onmessage = null;
+      ws.onclose = null;
+      ws.onerror = () => {};
+    }
+    this.events.closed(this, code, reason, error);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The `v1.msgpack` wire format ('abe-client/msgpack'): same frames as v1.json, msgpack maps;
+ * binary payloads arrive as bytes (msgpack bin). Needs the optional peer dependency msgpackr.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { checkServerFrame, FrameError } from './codec.ts';
+import type { ClientFrame, Codec, ServerFrame } from './types.ts';
+
+// useRecords:false: plain maps, which the engine's ack fast path matches byte for byte.
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+export const msgpackCodec: Codec = Object.freeze({
+  subprotocol: 'v1.msgpack',
+  binary: true,
+  encode: (frame: ClientFrame) => packr.pack(frame),
+  decode(data: unknown): ServerFrame {
+    let bytes: Uint8Array;
+    if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else throw new FrameError('v1.msgpack frame is not binary');
+    let parsed: unknown;
+    try {
+      parsed = unpackr.unpack(bytes);
+    } catch {
+      throw new FrameError('frame is not msgpack');
+    }
+    return checkServerFrame(parsed);
+  },
+});

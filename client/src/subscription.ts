@@ -1,0 +1,479 @@
+/**
+ * One area: its state, the dedup rule, the handler queue, positions, acks and gap filling.
+ *
+ * The dedup rule (one rule for resends, replays, a token swap's second link, history and moveTo):
+ * a message (area, offset) reaches the handler iff its link's epoch is the subscription's epoch
+ * and offset > `received`, which is raised before the handler runs. Every stream the engine sends
+ * for one subscription is in offset order without gaps (except expired messages), and every
+ * resend, replay or second link starts at or below `received`, so the first arrival of each
+ * offset is the one delivered and none is skipped [client/PROTOCOL.md "Resume"].
+ */
+import { Emitter } from './emitter.ts';
+import { AreaError, type AbeError } from './errors.ts';
+import { payloadOf } from './codec.ts';
+import { fetchHistory } from './history.ts';
+import type { Link, LinkArea } from './link.ts';
+import type {
+  AreaMessage,
+  ClientStats,
+  GapContext,
+  GapEvent,
+  GapReason,
+  HistoryOptions,
+  LogLevel,
+  MessageHandler,
+  Position,
+  PositionStore,
+  SubscriptionEvents,
+  SubscriptionOptions,
+  SubscriptionState,
+} from './types.ts';
+
+/** What a subscription needs from its client (internal). */
+export interface SubscriptionHost {
+  readonly store: PositionStore;
+  readonly counters: ClientStats;
+  readonly acks: { readonly intervalMs: number; readonly maxMessages: number } | undefined;
+  readonly history: Required<HistoryOptions> | undefined;
+  primary(): Link | undefined;
+  historyAccess(): { fetch: typeof globalThis.fetch; httpUrl: string; token: string | undefined } | undefined;
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
+  reportError(type: 'handler' | 'area' | 'history' | 'store', error: Error, area: string): void;
+  /** The subscription left the client (unsubscribe, a move, a terminal area error). */
+  removed(sub: Subscription<never>): void;
+}
+
+type QueueItem = AreaMessage | { readonly skipTo: number; readonly epoch: string };
+
+export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
+  state: SubscriptionState = 'subscribing';
+  /** Why the last subscription ended, if it did with an error. */
+  error: AbeError | undefined;
+  /** Epoch of the current subscription ('' before the first `subscribed` when no position is known). */
+  epoch = '';
+  /** Highest offset accepted into the handler queue (the dedup bound; `since` on resubscribe). */
+  received = 0;
+  private handledEpoch = '';
+  private handled = 0;
+  private known: boolean;
+  private readonly queue: QueueItem[] = [];
+  private running = false;
+  private filling = false;
+  private buffered: { link: Link; frame: LiveFrame }[] = [];
+  private bufferLimit = 0;
+  private sinceAck = 0;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last close was slow_consumer (4000): the gap reason. */
+  lastCloseSlow = false;
+  /** A bad_offset answer: resubscribe without `since`, report the gap as position_ahead. */
+  private positionAhead = false;
+  private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** moveTo: leave this area once `target` is subscribed on the primary link. */
+  moveTarget: { readonly to: Subscription; resolve: (s: Subscription) => void; reject: (e: Error) => void } | undefined;
+  /** Left by moveTo: frames still arrive (and are delivered) until `unsubscribed`. */
+  leaving = false;
+
+  constructor(
+    readonly area: string,
+    readonly handler: MessageHandler<T> | undefined,
+    readonly options: SubscriptionOptions,
+    private readonly host: SubscriptionHost,
+  ) {
+    super();
+    const start = options.since ?? host.store.get(area);
+    this.known = start !== undefined;
+    if (start !== undefined) {
+      this.epoch = this.handledEpoch = start.epoch;
+      this.received = this.handled = start.offset;
+    }
+  }
+
+  /** The last handled position (what the store holds); undefined before the first `subscribed`. */
+  get position(): Position | undefined {
+    return this.known ? { epoch: this.handledEpoch, offset: this.handled } : undefined;
+  }
+
+  /** What to send in `subscribe`: resume from what was received (the queue is in memory). */
+  since(): Position | undefined {
+    if (!this.known || this.positionAhead) return undefined;
+    return { epoch: this.epoch, offset: this.received };
+  }
+
+  ready(timeoutMs = 30_000): Promise<void> {
+    if (this.state === 'subscribed') return Promise.resolve();
+    if (this.state === 'unsubscribed') return Promise.reject(this.error ?? new AreaError('unsubscribed', `${this.area} is unsubscribed`, this.area));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.area}: not subscribed within ${timeoutMs} ms`)), timeoutMs);
+      this.readyWaiters.push({
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  setState(next: SubscriptionState): void {
+    if (next === this.state) return;
+    const old = this.state;
+    this.state = next;
+    this.emit('state', { newState: next, oldState: old });
+    if (next === 'subscribed') for (const w of this.readyWaiters.splice(0)) w.resolve();
+    if (next === 'unsubscribed') for (const w of this.readyWaiters.splice(0)) w.reject(this.error ?? new AreaError('unsubscribed', `${this.area} unsubscribed`, this.area));
+  }
+
+  // ---- frames from a link ----------------------------------------------------------------------
+
+  /** `subscribed` on `link` (la was created when the subscribe was sent; la.start is what it asked). */
+  onSubscribed(link: Link, la: LinkArea & { since: Position | undefined }, epoch: string, head: number, recovered: boolean): void {
+    la.subscribed = true;
+    la.epoch = epoch;
+    la.high = recovered && la.since !== undefined ? la.since.offset : head;
+    const wasRecovering = la.since !== undefined;
+    if (wasRecovering) this.host.counters.resumes++;
+    if (recovered) this.host.counters.recovered++;
+    const previous = this.position;
+    if (!this.known) {
+      // First subscribe with no position: start at the head.
+      this.known = true;
+      this.epoch = this.handledEpoch = epoch;
+      this.received = this.handled = head;
+      this.host.store.set(this.area, { epoch, offset: head });
+    } else if (!recovered) {
+      const reason: GapReason = this.positionAhead ? 'position_ahead' : epoch !== this.epoch ? 'epoch' : this.lastCloseSlow ? 'slow_consumer' : 'retention';
+      this.positionAhead = false;
+      this.startGap({ area: this.area, epoch, head, previous, reason });
+    }
+    this.lastCloseSlow = false;
+    this.setState('subscribed');
+    this.emit('subscribed', { epoch, head, recovered, wasRecovering });
+  }
+
+  onMessage(link: Link, la: LinkArea, frame: LiveFrame): void {
+    if (frame.offset > la.high) la.high = frame.offset;
+    if (la.epoch !== this.epoch) return; // a link still on an older epoch
+    if (this.filling && frame.offset > this.fillHead) {
+      if (this.buffered.length >= this.bufferLimit) this.fillOverflow = true;
+      else this.buffered.push({ link, frame });
+      return;
+    }
+    this.accept(frame, 'live');
+  }
+
+  /** The dedup rule. */
+  private accept(frame: LiveFrame | HistoryFrame, source: 'live' | 'history'): boolean {
+    if (frame.offset <= this.received) {
+      this.host.counters.duplicatesDropped++;
+      return false;
+    }
+    this.received = frame.offset;
+    const msg: AreaMessage = { area: this.area, offset: frame.offset, epoch: this.epoch, time: frame.time, data: payloadOf(frame), source };
+    this.queue.push(msg);
+    this.pump();
+    return true;
+  }
+
+  /** An `error` frame answered this area's subscribe: what the client should do. */
+  onAreaError(code: string): 'resubscribe' | 'failed' | 'ignored' {
+    if (code === 'bad_offset') {
+      // The stored position is ahead of the head (a log that lost its tail, --durability commit and
+      // a power loss): start again from the head and report it.
+      this.positionAhead = true;
+      return 'resubscribe';
+    }
+    if (code === 'log_unavailable') return 'resubscribe';
+    if (code === 'invalid_area' || code === 'forbidden') return 'failed';
+    return 'ignored';
+  }
+
+  /** Ends the subscription with an error (terminal for this area). */
+  fail(error: AbeError): void {
+    this.error = error;
+    this.clearAckTimer();
+    this.moveTarget?.reject(error);
+    this.moveTarget = undefined;
+    this.host.removed(this);
+    this.setState('unsubscribed');
+    this.emit('unsubscribed', { reason: error.code, error });
+    this.emit('error', { error });
+  }
+
+  // ---- the handler queue -----------------------------------------------------------------------
+
+  /** Runs handlers in order; a handler that returns synchronously takes the inline path. */
+  private pump(): void {
+    if (this.running) return;
+    this.running = true;
+    while (this.queue.length > 0) {
+      const item = this.queue.shift()!;
+      if ('skipTo' in item) {
+        this.markHandled(item.epoch, item.skipTo);
+        continue;
+      }
+      let result: void | Promise<void>;
+      try {
+        result = this.handler?.(item as AreaMessage<T>);
+      } catch (err) {
+        if (!this.handlerFailed(item, err)) return;
+        continue;
+      }
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+        (result as Promise<void>).then(
+          () => {
+            this.handledOne(item);
+            this.running = false;
+            this.pump();
+          },
+          (err: unknown) => {
+            this.running = false;
+            if (this.handlerFailed(item, err)) this.pump();
+          },
+        );
+        return;
+      }
+      this.handledOne(item);
+    }
+    this.running = false;
+  }
+
+  /** false when the subscription stopped (onHandlerError 'stop'). */
+  private handlerFailed(msg: AreaMessage, err: unknown): boolean {
+    this.host.counters.handlerErrors++;
+    this.host.reportError('handler', err instanceof Error ? err : new Error(String(err)), this.area);
+    if (this.options.onHandlerError === 'stop') {
+      this.running = false;
+      this.queue.length = 0;
+      void this.unsubscribe();
+      return false;
+    }
+    this.handledOne(msg);
+    return true;
+  }
+
+  private handledOne(msg: AreaMessage): void {
+    this.host.counters.delivered++;
+    this.markHandled(msg.epoch, msg.offset);
+    this.emit('message', msg as AreaMessage<T>);
+  }
+
+  private markHandled(epoch: string, offset: number): void {
+    if (epoch === this.handledEpoch && offset <= this.handled) return;
+    this.handledEpoch = epoch;
+    this.handled = offset;
+    try {
+      this.host.store.set(this.area, { epoch, offset });
+    } catch (err) {
+      this.host.reportError('store', err as Error, this.area);
+    }
+    this.ackProgress();
+  }
+
+  // ---- acks ------------------------------------------------------------------------------------
+
+  private ackOptions(): { intervalMs: number; maxMessages: number } | undefined {
+    if (this.options.acks === false) return undefined;
+    if (this.options.acks === true && this.host.acks === undefined) return { intervalMs: 1000, maxMessages: 100 };
+    return this.host.acks;
+  }
+
+  private ackProgress(): void {
+    const opts = this.ackOptions();
+    if (opts === undefined) return;
+    if (++this.sinceAck >= opts.maxMessages) {
+      this.flushAck();
+      return;
+    }
+    if (this.ackTimer === undefined) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        this.flushAck();
+      }, opts.intervalMs);
+    }
+  }
+
+  private clearAckTimer(): void {
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /**
+   * Sends the cumulative ack on the primary link: min(handled, what that link sent), because the
+   * engine refuses an ack above what the subscription sent (bad_ack) [virtual-cursors.ts].
+   */
+  flushAck(): void {
+    this.clearAckTimer();
+    this.sinceAck = 0;
+    if (this.ackOptions() === undefined) return;
+    const link = this.host.primary();
+    const la = link?.areas.get(this.area);
+    if (link === undefined || la === undefined || !la.subscribed || la.leaving || la.epoch !== this.handledEpoch) return;
+    const target = Math.min(this.handled, la.high);
+    if (target <= la.acked) return;
+    if (link.send({ type: 'ack', area: this.area, offset: target })) {
+      la.acked = target;
+      this.host.counters.acksSent++;
+    }
+  }
+
+  // ---- gaps ------------------------------------------------------------------------------------
+
+  private fillHead = 0;
+  private fillOverflow = false;
+
+  /** recovered:false: report it, fill from history or the app's getState, then go on live. */
+  private startGap(ctx: GapContext): void {
+    const sameEpoch = ctx.epoch === this.epoch;
+    const from = (sameEpoch ? this.received : 0) + 1;
+    this.epoch = ctx.epoch;
+    if (!sameEpoch) this.received = 0;
+    const to = ctx.head;
+    if (ctx.reason === 'position_ahead' || from > to) {
+      // Nothing missed that can be named (a position ahead of the head is not a loss we can fill).
+      this.received = Math.max(this.received, to);
+      this.queue.push({ skipTo: to, epoch: ctx.epoch });
+      this.pump();
+      this.gapDone({ ...ctx, missed: null, fill: 'none', filled: 0, lost: null });
+      return;
+    }
+    const history = this.options.history === false ? undefined : this.options.history === true ? (this.host.history ?? DEFAULT_HISTORY) : typeof this.options.history === 'object' ? { ...DEFAULT_HISTORY, ...this.options.history } : this.host.history;
+    const fill: GapEvent['fill'] = this.options.getState !== undefined ? 'state' : history !== undefined ? 'history' : 'none';
+    if (fill === 'none') {
+      this.received = to;
+      this.queue.push({ skipTo: to, epoch: ctx.epoch });
+      this.pump();
+      this.gapDone({ ...ctx, missed: { from, to }, fill, filled: 0, lost: { from, to } });
+      return;
+    }
+    this.filling = true;
+    this.fillHead = to;
+    this.fillOverflow = false;
+    this.bufferLimit = history?.maxBuffer ?? DEFAULT_HISTORY.maxBuffer;
+    const run = fill === 'state' ? this.fillFromState(ctx) : this.fillFromHistory(ctx, from, to, history!);
+    void run.then((res) => {
+      this.received = Math.max(this.received, to);
+      this.queue.push({ skipTo: to, epoch: ctx.epoch });
+      this.filling = false;
+      const held = this.buffered;
+      this.buffered = [];
+      this.pump();
+      const lostFrom = res.lostFrom;
+      this.gapDone({ ...ctx, missed: { from, to }, fill, filled: res.filled, lost: lostFrom === undefined ? null : { from: lostFrom.from, to: lostFrom.to } });
+      for (const { link: l, frame } of held) {
+        const la = l.areas.get(this.area);
+        if (la !== undefined && la.epoch === this.epoch) this.accept(frame, 'live');
+      }
+      if (this.fillOverflow) this.host.log('warn', 'gap fill: live buffer full, messages dropped until the next resume', { area: this.area });
+    });
+  }
+
+  private gapDone(g: GapEvent): void {
+    this.host.counters.gaps++;
+    this.host.counters.gapFilled += g.filled;
+    if (g.lost !== null) this.host.counters.gapLost += g.lost.to - g.lost.from + 1;
+    this.host.log('info', 'gap', { ...g });
+    this.emit('gap', g);
+  }
+
+  private async fillFromState(ctx: GapContext): Promise<{ filled: number; lostFrom?: { from: number; to: number } }> {
+    try {
+      await this.options.getState!(ctx);
+    } catch (err) {
+      this.host.reportError('area', err as Error, this.area);
+    }
+    return { filled: 0 };
+  }
+
+  /** Pages history from `from` (keeping the newest maxMessages) up to the attach head `to`. */
+  private async fillFromHistory(ctx: GapContext, from: number, to: number, opts: Required<HistoryOptions>): Promise<{ filled: number; lostFrom?: { from: number; to: number } }> {
+    const access = this.host.historyAccess();
+    let f = Math.max(from, to - opts.maxMessages + 1);
+    let filled = 0;
+    let firstFilled: number | undefined;
+    let stoppedAt: number | undefined;
+    if (access === undefined) return { filled: 0, lostFrom: { from, to } };
+    for (let tries = 0; f <= to && !this.fillOverflow; ) {
+      let page;
+      try {
+        page = await fetchHistory(access.fetch, access.httpUrl, this.host.historyAccess()?.token, this.area, f, Math.min(opts.pageSize, to - f + 1));
+      } catch (err) {
+        const status = (err as { status?: number }).status ?? 0;
+        if ((status === 429 || status === 503 || status === 0) && ++tries < 3) {
+          await new Promise((r) => setTimeout(r, 250 * 2 ** tries));
+          continue;
+        }
+        if (status !== 404) this.host.reportError('history', err as Error, this.area);
+        stoppedAt = f;
+        break;
+      }
+      if (page.epoch !== ctx.epoch) {
+        stoppedAt = f; // the store was reset meanwhile: the rest is gone
+        break;
+      }
+      for (const m of page.messages) {
+        if (m.offset > to) break;
+        if (this.accept(m, 'history')) {
+          filled++;
+          firstFilled ??= m.offset;
+        }
+      }
+      if (page.messages.length === 0 || page.next > to) break;
+      f = page.next;
+    }
+    // Lost: what precedes the first filled message (trimmed or capped), or everything after a failure.
+    if (stoppedAt !== undefined) return { filled, lostFrom: { from: firstFilled === undefined ? from : from, to } };
+    const firstKept = firstFilled ?? to + 1;
+    return { filled, lostFrom: firstKept > from ? { from, to: firstKept - 1 } : undefined };
+  }
+
+  // ---- leaving ---------------------------------------------------------------------------------
+
+  /** Stops the area: the ack is flushed first; frames already on the way are not delivered. */
+  async unsubscribe(opts: { forget?: boolean } = {}): Promise<void> {
+    if (this.state === 'unsubscribed' && !this.leaving) return;
+    this.flushAck();
+    this.clearAckTimer();
+    this.host.removed(this);
+    this.setState('unsubscribed');
+    this.emit('unsubscribed', { reason: 'unsubscribe_called' });
+    if (opts.forget) this.host.store.delete(this.area);
+  }
+
+  /** moveTo: the ack is flushed, `unsubscribe` goes out, and frames until `unsubscribed` are still delivered. */
+  leave(): void {
+    this.flushAck();
+    this.clearAckTimer();
+    this.leaving = true;
+  }
+
+  /** The engine confirmed the leave (or the link is gone): finish. */
+  left(): void {
+    if (!this.leaving) return;
+    this.leaving = false;
+    this.host.removed(this);
+    this.setState('unsubscribed');
+    this.emit('unsubscribed', { reason: 'moved' });
+    const target = this.moveTarget;
+    this.moveTarget = undefined;
+    target?.resolve(target.to);
+  }
+
+  /** For tests and stats: messages waiting for the handler. */
+  get pending(): number {
+    return this.queue.length;
+  }
+}
+
+export interface LiveFrame {
+  readonly offset: number;
+  readonly time: number;
+  readonly encoding?: 'base64';
+  readonly data: unknown;
+}
+type HistoryFrame = LiveFrame;
+
+const DEFAULT_HISTORY: Required<HistoryOptions> = { maxMessages: 1000, pageSize: 1000, maxBuffer: 10_000 };
+export { DEFAULT_HISTORY };
