@@ -33,11 +33,14 @@ interface Tracked {
 
 let init: Init;
 const attempts: number[] = [];
+/** When each retry was planned to start (close seen + backoff delay): what independent vehicles would do, free of this process's CPU. */
+const planned: number[] = [];
 const tracked: Tracked[] = [];
 let restartAt = Number.POSITIVE_INFINITY;
+let progress: ReturnType<typeof setInterval> | undefined;
 
 function send(m: unknown): void {
-  process.send?.(m);
+  if (process.connected) process.send?.(m);
 }
 
 process.on('message', (m: { type: string; at?: number; heads?: Record<string, number> }) => {
@@ -70,6 +73,9 @@ function start(i: Init): void {
       connectTimeout: 20_000,
       subscribeTimeout: 30_000,
     });
+    client.on('connecting', (c) => {
+      if (c.attempt > 0) planned.push(Date.now() + c.delayMs);
+    });
     const t: Tracked = { client, area, last: 0, started: false, gaps: 0, dups: 0, delivered: 0, resumedAt: 0 };
     const sub = client.subscribe(area, (msg) => {
       t.delivered++;
@@ -93,7 +99,7 @@ function start(i: Init): void {
     if (next < tracked.length) setTimeout(step, 20);
   };
   step();
-  const progress = setInterval(() => {
+  progress = setInterval(() => {
     const subscribed = tracked.filter((t) => t.client.getSubscription(t.area)?.state === 'subscribed').length;
     const resumed = tracked.filter((t) => t.resumedAt > 0).length;
     send({ type: 'progress', subscribed, resumed });
@@ -102,6 +108,7 @@ function start(i: Init): void {
 }
 
 function finish(heads: Record<string, number>): void {
+  clearInterval(progress);
   let lost = 0;
   let dups = 0;
   let gaps = 0;
@@ -114,7 +121,7 @@ function finish(heads: Record<string, number>): void {
     delivered += t.delivered;
     recoveredFalse += t.client.stats().gaps;
   }
-  send({ type: 'report', attempts, resumedAt: tracked.map((t) => t.resumedAt), lost: lost + gaps, dups, recoveredFalse, delivered });
+  send({ type: 'report', attempts, planned, resumedAt: tracked.map((t) => t.resumedAt), lost: lost + gaps, dups, recoveredFalse, delivered });
   for (const t of tracked) void t.client.disconnect();
   setTimeout(() => process.exit(0), 500);
 }

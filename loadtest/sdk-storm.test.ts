@@ -22,6 +22,7 @@ describe('SDK reconnect storm (small)', () => {
       expect(r.recoveredFalse, r.mode).toBe(0);
       expect(r.published).toBeGreaterThan(0);
     }
-    expect(jitter.peakAttemptsPer100ms).toBeLessThan(herd.peakAttemptsPer100ms);
+    // planned retries (close seen + delay): what independent vehicles would send, free of this machine's client CPU
+    expect(jitter.peakPlannedPer100ms).toBeLessThan(herd.peakPlannedPer100ms);
   }, 180_000);
 });

@@ -11,15 +11,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSuiteRuns, launchChromium } from '../../engine/testing/chromium.ts';
 import { Publisher, range, TestEngine, until } from '../testing/engine.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Route {
@@ -31,27 +29,13 @@ interface Page {
   reload(): Promise<unknown>;
   route(url: string, handler: (route: Route) => Promise<void>): Promise<void>;
   on(event: 'pageerror', f: (e: Error) => void): void;
+  on(event: 'console', f: (m: { type(): string; text(): string }) => void): void;
   evaluate<T>(f: string): Promise<T>;
 }
 interface Context {
   newPage(): Promise<Page>;
   close(): Promise<void>;
 }
-interface Chromium {
-  launchPersistentContext(dir: string, opts: Record<string, unknown>): Promise<Context>;
-}
-
-function hasPlaywright(): boolean {
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = existsSync(CHROMIUM) && hasPlaywright();
-if (!available && process.env.ABE_REQUIRE_BROWSER !== '1') console.warn(`SDK browser test skipped: needs ${CHROMIUM} and playwright-core`);
 
 const PAGE = (wsUrl: string) => `<!doctype html><meta charset="utf-8"><title>vehicle</title>
 <script type="module">
@@ -65,7 +49,7 @@ const PAGE = (wsUrl: string) => `<!doctype html><meta charset="utf-8"><title>veh
   window.__client = client;
 </script>`;
 
-describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('the SDK in headless Chromium', () => {
+describe.skipIf(!browserSuiteRuns('SDK browser test'))('the SDK in headless Chromium', () => {
   let e: TestEngine;
   let ctx: Context;
   let profile: string;
@@ -77,8 +61,10 @@ describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('the SDK 
     dist = await mkdtemp(join(tmpdir(), 'abe-sdk-dist-'));
     execFileSync(process.execPath, [join(CLIENT_DIR, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(CLIENT_DIR, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'pipe' });
     profile = await mkdtemp(join(tmpdir(), 'abe-sdk-chromium-'));
-    const { chromium } = (await import('playwright-core' as string)) as { chromium: Chromium };
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    // A page fulfilled by page.route has no IP address space of its own, so Chromium's Local
+    // Network Access checks would block its WebSocket to 127.0.0.1 (a page the engine served
+    // itself is fine).
+    ctx = await launchChromium<Context>(profile, {}, ['--disable-features=LocalNetworkAccessChecks']);
   }, 60_000);
 
   afterAll(async () => {
@@ -92,6 +78,10 @@ describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('the SDK 
     const page = await ctx.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    const consoleErrors: string[] = []; // diagnostics only: refused connects while the engine is down are expected
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
     await page.route(`${e.base}/app/**`, async (route) => {
       const path = new URL(route.request().url()).pathname;
       if (path === '/app/index.html') return route.fulfill({ contentType: 'text/html', body: PAGE(e.wsUrl) });
@@ -103,7 +93,7 @@ describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('the SDK 
     const got = () => page.evaluate<Record<string, number[]>>('window.__got');
     const pageState = () => page.evaluate<string>('window.__client?.state');
     for (let t = Date.now(); (await pageState()) !== 'connected'; ) {
-      if (Date.now() - t > 15_000) throw new Error(`page never connected: ${pageErrors.join('; ')}`);
+      if (Date.now() - t > 15_000) throw new Error(`page never connected: ${[...pageErrors, ...consoleErrors].join('; ')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     await page.evaluate('Promise.all(["br:a","br:b"].map((a) => window.__client.getSubscription(a).ready()))');

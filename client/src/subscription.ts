@@ -11,8 +11,9 @@
 import { Emitter } from './emitter.ts';
 import { AreaError, type AbeError } from './errors.ts';
 import { payloadOf } from './codec.ts';
-import { fetchHistory } from './history.ts';
+import { fillFromHistory, type FillResult } from './gap-fill.ts';
 import type { Link, LinkArea } from './link.ts';
+import { Waiters } from './waiters.ts';
 import type {
   AreaMessage,
   ClientStats,
@@ -67,7 +68,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   lastCloseSlow = false;
   /** A bad_offset answer: resubscribe without `since`, report the gap as position_ahead. */
   private positionAhead = false;
-  private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly readyWaiters = new Waiters();
   /** moveTo: leave this area once `target` is subscribed on the primary link. */
   moveTarget: { readonly to: Subscription; resolve: (s: Subscription) => void; reject: (e: Error) => void } | undefined;
   /** Left by moveTo: frames still arrive (and are delivered) until `unsubscribed`. */
@@ -102,19 +103,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   ready(timeoutMs = 30_000): Promise<void> {
     if (this.state === 'subscribed') return Promise.resolve();
     if (this.state === 'unsubscribed') return Promise.reject(this.error ?? new AreaError('unsubscribed', `${this.area} is unsubscribed`, this.area));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.area}: not subscribed within ${timeoutMs} ms`)), timeoutMs);
-      this.readyWaiters.push({
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-    });
+    return this.readyWaiters.wait(timeoutMs, `${this.area}: not subscribed`);
   }
 
   setState(next: SubscriptionState): void {
@@ -122,8 +111,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     const old = this.state;
     this.state = next;
     this.emit('state', { newState: next, oldState: old });
-    if (next === 'subscribed') for (const w of this.readyWaiters.splice(0)) w.resolve();
-    if (next === 'unsubscribed') for (const w of this.readyWaiters.splice(0)) w.reject(this.error ?? new AreaError('unsubscribed', `${this.area} unsubscribed`, this.area));
+    if (next === 'subscribed') this.readyWaiters.resolveAll();
+    if (next === 'unsubscribed') this.readyWaiters.rejectAll(this.error ?? new AreaError('unsubscribed', `${this.area} unsubscribed`, this.area));
   }
 
   // ---- frames from a link ----------------------------------------------------------------------
@@ -352,7 +341,14 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.fillHead = to;
     this.fillOverflow = false;
     this.bufferLimit = history?.maxBuffer ?? DEFAULT_HISTORY.maxBuffer;
-    const run = fill === 'state' ? this.fillFromState(ctx) : this.fillFromHistory(ctx, from, to, history!);
+    const run =
+      fill === 'state'
+        ? this.fillFromState(ctx)
+        : fillFromHistory(this.host.historyAccess, ctx, from, to, history!, {
+            accept: (m) => this.accept(m, 'history'),
+            stopped: () => this.fillOverflow,
+            error: (err) => this.host.reportError('history', err, this.area),
+          });
     void run.then((res) => {
       this.received = Math.max(this.received, to);
       this.queue.push({ skipTo: to, epoch: ctx.epoch });
@@ -360,8 +356,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
       const held = this.buffered;
       this.buffered = [];
       this.pump();
-      const lostFrom = res.lostFrom;
-      this.gapDone({ ...ctx, missed: { from, to }, fill, filled: res.filled, lost: lostFrom === undefined ? null : { from: lostFrom.from, to: lostFrom.to } });
+      this.gapDone({ ...ctx, missed: { from, to }, fill, filled: res.filled, lost: res.lost ?? null });
       for (const { link: l, frame } of held) {
         const la = l.areas.get(this.area);
         if (la !== undefined && la.epoch === this.epoch) this.accept(frame, 'live');
@@ -378,55 +373,13 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.emit('gap', g);
   }
 
-  private async fillFromState(ctx: GapContext): Promise<{ filled: number; lostFrom?: { from: number; to: number } }> {
+  private async fillFromState(ctx: GapContext): Promise<FillResult> {
     try {
       await this.options.getState!(ctx);
     } catch (err) {
       this.host.reportError('area', err as Error, this.area);
     }
     return { filled: 0 };
-  }
-
-  /** Pages history from `from` (keeping the newest maxMessages) up to the attach head `to`. */
-  private async fillFromHistory(ctx: GapContext, from: number, to: number, opts: Required<HistoryOptions>): Promise<{ filled: number; lostFrom?: { from: number; to: number } }> {
-    const access = this.host.historyAccess();
-    let f = Math.max(from, to - opts.maxMessages + 1);
-    let filled = 0;
-    let firstFilled: number | undefined;
-    let stoppedAt: number | undefined;
-    if (access === undefined) return { filled: 0, lostFrom: { from, to } };
-    for (let tries = 0; f <= to && !this.fillOverflow; ) {
-      let page;
-      try {
-        page = await fetchHistory(access.fetch, access.httpUrl, this.host.historyAccess()?.token, this.area, f, Math.min(opts.pageSize, to - f + 1));
-      } catch (err) {
-        const status = (err as { status?: number }).status ?? 0;
-        if ((status === 429 || status === 503 || status === 0) && ++tries < 3) {
-          await new Promise((r) => setTimeout(r, 250 * 2 ** tries));
-          continue;
-        }
-        if (status !== 404) this.host.reportError('history', err as Error, this.area);
-        stoppedAt = f;
-        break;
-      }
-      if (page.epoch !== ctx.epoch) {
-        stoppedAt = f; // the store was reset meanwhile: the rest is gone
-        break;
-      }
-      for (const m of page.messages) {
-        if (m.offset > to) break;
-        if (this.accept(m, 'history')) {
-          filled++;
-          firstFilled ??= m.offset;
-        }
-      }
-      if (page.messages.length === 0 || page.next > to) break;
-      f = page.next;
-    }
-    // Lost: what precedes the first filled message (trimmed or capped), or everything after a failure.
-    if (stoppedAt !== undefined) return { filled, lostFrom: { from: firstFilled === undefined ? from : from, to } };
-    const firstKept = firstFilled ?? to + 1;
-    return { filled, lostFrom: firstKept > from ? { from, to: firstKept - 1 } : undefined };
   }
 
   // ---- leaving ---------------------------------------------------------------------------------

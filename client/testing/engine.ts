@@ -4,10 +4,10 @@
  * every acknowledged (201) offset.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnEngine, type ChildEngine } from '../../engine/testing/child-engine.ts';
+import { lowFreePort } from '../../engine/testing/ports.ts';
 
 export class TestEngine {
   child!: ChildEngine;
@@ -17,10 +17,7 @@ export class TestEngine {
     readonly flags: string[],
   ) {}
 
-  /**
-   * The port is below the ephemeral range (32768-60999), so that while the engine is down no
-   * outgoing connection of this machine (a load test, the SDK's own reconnects) can take it.
-   */
+  /** On a port below the ephemeral range (engine/testing/ports.ts): it is restarted under reconnecting clients. */
   static async start(flags: string[] = []): Promise<TestEngine> {
     const dir = await mkdtemp(join(tmpdir(), 'abe-sdk-'));
     const e = new TestEngine(dir, flags);
@@ -61,19 +58,6 @@ export class TestEngine {
   async close(): Promise<void> {
     await this.stop('SIGKILL');
     await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** A free port in 20000-32767. */
-async function lowFreePort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 12768);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
   }
 }
 

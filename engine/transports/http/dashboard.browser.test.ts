@@ -8,16 +8,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, TEST_HS_SECRET } from '../../auth/testing.ts';
+import { browserSuiteRuns, launchChromium } from '../../testing/chromium.ts';
 import { publishOk, sleep, startTestEngine, testOpsToken, until, type TestEngine, type Vehicle } from '../../testing/harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../../.vitest-artifacts/', import.meta.url);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The part of playwright-core's API used here (imported by name at run time, so typechecking never needs the package). */
 interface Page {
@@ -38,25 +36,7 @@ interface Context {
   pages(): Page[];
   close(): Promise<void>;
 }
-interface Chromium {
-  launchPersistentContext(dir: string, opts: Record<string, unknown>): Promise<Context>;
-}
-
-function hasPlaywright(): boolean {
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = existsSync(CHROMIUM) && hasPlaywright();
-if (!available && process.env.ABE_REQUIRE_BROWSER !== '1') {
-  console.warn(`dashboard browser test skipped: needs ${CHROMIUM} (apt-get install chromium) and playwright-core`);
-}
-
-describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('/dashboard in headless Chromium', () => {
+describe.skipIf(!browserSuiteRuns('dashboard browser test'))('/dashboard in headless Chromium', () => {
   let t: TestEngine;
   let ctx: Context;
   let profile: string;
@@ -89,14 +69,7 @@ describe.skipIf(!available && process.env.ABE_REQUIRE_BROWSER !== '1')('/dashboa
       }
     })();
     profile = await mkdtemp(join(tmpdir(), 'abe-chromium-'));
-    const { chromium } = (await import('playwright-core' as string)) as { chromium: Chromium };
-    ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      viewport: { width: 1680, height: 900 },
-      deviceScaleFactor: 1,
-    });
+    ctx = await launchChromium<Context>(profile, { viewport: { width: 1680, height: 900 }, deviceScaleFactor: 1 });
   }, 60_000);
 
   afterAll(async () => {
