@@ -28,6 +28,10 @@ export interface RouterEnv {
 
 export class AreaRouter {
   readonly subs = new Map<string, Subscription>();
+  /** What removed subscriptions had received, per area: a new one starts there if the store is behind. */
+  private readonly retired = new Map<string, Position>();
+  /** The last removed subscription per area (its queue may still be running: a new one waits for it). */
+  private readonly retiredSubs = new Map<string, Subscription>();
 
   constructor(private readonly env: RouterEnv) {}
 
@@ -59,7 +63,8 @@ export class AreaRouter {
     const since = sub.since();
     const la: SubscribedLinkArea = { epoch: '', high: 0, acked: 0, subscribed: false, leaving: false, sentAt: Date.now(), since };
     link.areas.set(sub.area, la);
-    if (sub.state === 'subscribed') sub.setState('subscribing');
+    // a swap link subscribing does not make the area any less subscribed
+    if (sub.state === 'subscribed' && link === this.env.primary()) sub.setState('subscribing');
     link.send(since === undefined ? { type: 'subscribe', area: sub.area } : { type: 'subscribe', area: sub.area, since });
     const ms = this.env.subscribeTimeout;
     const timer = setTimeout(() => {
@@ -82,6 +87,12 @@ export class AreaRouter {
         const la = link.areas.get(frame.area) as SubscribedLinkArea | undefined;
         const sub = this.subs.get(frame.area);
         if (la === undefined || sub === undefined || la.leaving) return;
+        if (la.since === undefined && sub.since() !== undefined) {
+          // Subscribed without a position (none was known when it went out) while another link
+          // gave the area one meanwhile: start this link from that position, not from its head.
+          this.resubscribe(link, sub);
+          return;
+        }
         sub.onSubscribed(link, la, frame.epoch, frame.offset, frame.recovered);
         if (link === this.env.primary()) this.checkMoves();
         if (link === this.env.swap()) this.env.swapProgress();
@@ -118,7 +129,10 @@ export class AreaRouter {
       this.env.areaError(sub.error!, sub.area);
       return;
     }
-    setTimeout(() => this.sendSubscribe(link, sub), code === 'log_unavailable' ? this.env.retryDelay() : 0);
+    setTimeout(() => {
+      // unless it was unsubscribed, moved or replaced meanwhile (an orphan would count against --max-subscriptions)
+      if (this.subs.get(sub.area) === sub && !sub.leaving && link.alive) this.sendSubscribe(link, sub);
+    }, code === 'log_unavailable' ? this.env.retryDelay() : 0);
   }
 
   /** moveTo step 3: once the target is subscribed on the primary link, leave the source area. */
@@ -129,6 +143,9 @@ export class AreaRouter {
       const target = sub.moveTarget;
       if (target === undefined || sub.leaving) continue;
       if (!link.areas.get(target.to.area)?.subscribed) continue;
+      // and `from` itself is attached (after a reconnect its subscribe may still be pending: its replay must come first)
+      const fromLa = link.areas.get(sub.area);
+      if (fromLa !== undefined && !fromLa.subscribed) continue;
       sub.leave();
       const la = link.areas.get(sub.area);
       if (la === undefined) {
@@ -150,6 +167,10 @@ export class AreaRouter {
   /** A subscription left the client (unsubscribe, a finished move, a terminal area error). */
   removed(sub: Subscription<never>): void {
     if (this.subs.get(sub.area) !== (sub as Subscription)) return;
+    const since = (sub as Subscription).since();
+    if (since !== undefined) this.retired.set(sub.area, since);
+    if ((sub as Subscription).busy) this.retiredSubs.set(sub.area, sub as Subscription);
+    else this.retiredSubs.delete(sub.area);
     if (!sub.leaving) {
       for (const link of this.env.openLinks()) {
         const la = link.areas.get(sub.area);
@@ -159,6 +180,29 @@ export class AreaRouter {
       }
     }
     this.subs.delete(sub.area);
+    this.env.swapProgress(); // a swap may have been waiting for this area only
+  }
+
+  predecessor(area: string): Subscription | undefined {
+    return this.retiredSubs.get(area);
+  }
+
+  /** Where a new subscription of `area` starts: the store's position, or a removed subscription's if newer. */
+  startOf(area: string, stored: Position | undefined): Position | undefined {
+    const r = this.retired.get(area);
+    if (r === undefined) return stored;
+    if (stored === undefined || (stored.epoch === r.epoch && stored.offset < r.offset)) return r;
+    return stored;
+  }
+
+  /** Subscribe the area again on `link`, from the subscription's current `since()`: unsubscribe, then subscribe (one socket, in order). */
+  resubscribe(link: Link, sub: Subscription): void {
+    const la = link.areas.get(sub.area);
+    if (la !== undefined && !la.leaving) {
+      la.leaving = true;
+      link.send({ type: 'unsubscribe', area: sub.area });
+    }
+    this.sendSubscribe(link, sub);
   }
 
   /** The primary link is gone: moves in their leave step are complete (the area is not resubscribed anywhere). */

@@ -37,6 +37,9 @@ export class Client extends Emitter<ClientEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshFailures = 0;
+  private attemptGen = 0;
+  /** An attempt is awaiting its token or URL. */
+  private attempting = false;
   private retriedUnauthorized = false;
   private everConnected = false;
   private readonly readyWaiters = new Waiters();
@@ -50,7 +53,10 @@ export class Client extends Emitter<ClientEvents> {
     this.store = opts.store ?? new MemoryPositionStore();
     this.random = opts.random ?? Math.random;
     this.credentials = new Credentials(opts.token, opts.getToken, this.random, (exp, refreshAt) => this.emit('token', { exp, refreshAt }));
-    this.network = new NetworkEvents(opts.networkEventTarget, () => this.networkOnline(), () => this.link?.kill(new AbeError('offline', 'the platform went offline')));
+    this.network = new NetworkEvents(opts.networkEventTarget, () => this.networkOnline(), () => {
+      this.swapLink?.kill(new AbeError('offline', 'the platform went offline'));
+      this.link?.kill(new AbeError('offline', 'the platform went offline'));
+    });
     const acks = opts.acks === true ? { intervalMs: 1000, maxMessages: 100 } : opts.acks ? { intervalMs: opts.acks.intervalMs ?? 1000, maxMessages: opts.acks.maxMessages ?? 100 } : undefined;
     if (acks !== undefined && acks.intervalMs >= 4000) this.log('warn', 'acks.intervalMs should stay below the engine --ack-resend-ms (5000 by default), or every batch triggers a resend', { intervalMs: acks.intervalMs });
     const history: Required<HistoryOptions> | undefined = opts.history === true ? DEFAULT_HISTORY : opts.history ? { ...DEFAULT_HISTORY, ...opts.history } : undefined;
@@ -75,6 +81,11 @@ export class Client extends Emitter<ClientEvents> {
       log: (l, m, f) => this.log(l, m, f),
       reportError: (type, error, area) => this.emit('error', { type, error, area }),
       removed: (sub) => this.router.removed(sub),
+      startOf: (area) => this.router.startOf(area, this.store.get(area)),
+      predecessor: (area) => this.router.predecessor(area) as Subscription<never> | undefined,
+      resubscribe: (sub) => {
+        if (this.link?.open) this.router.resubscribe(this.link, sub as Subscription);
+      },
     };
   }
 
@@ -121,6 +132,9 @@ export class Client extends Emitter<ClientEvents> {
     if (!AREA_ID_RE.test(area)) throw new UsageError('invalid_area', `invalid area id ${JSON.stringify(area)}`);
     const existing = this.router.subs.get(area);
     if (existing !== undefined && !existing.leaving) throw new UsageError('already_subscribed', `${area} already has a subscription`);
+    // Back into an area still being left: its unsubscribe went out first on the same socket, so the
+    // leave is done as far as the engine is concerned; the new subscription starts where it stopped.
+    existing?.left();
     const max = this.opts.maxSubscriptions ?? 32;
     if (this.router.activeCount() >= max) throw new UsageError('too_many_subscriptions', `at most ${max} subscriptions per connection`);
     const sub = new Subscription<T>(area, handler, options, this.host);
@@ -144,13 +158,20 @@ export class Client extends Emitter<ClientEvents> {
     const from = this.router.subs.get(fromArea);
     if (from === undefined || from.leaving) return Promise.reject(new UsageError('not_subscribed', `${fromArea} is not subscribed`));
     if (from.moveTarget !== undefined) return Promise.reject(new UsageError('already_moving', `${fromArea} is already moving`));
+    if (fromArea === toArea) return Promise.reject(new UsageError('same_area', `moveTo ${fromArea} -> ${toArea}: the same area`));
     let to = this.getSubscription(toArea);
+    if (to?.moveTarget !== undefined) return Promise.reject(new UsageError('already_moving', `${toArea} is itself moving away`));
     if (to === undefined) {
       const { handler, resume, ...subOpts } = opts;
-      const since = resume === 'fresh' ? undefined : (opts.since ?? this.store.get(toArea));
-      // the overlap needs one spare subscription slot (maxSubscriptions)
-      to = this.subscribe(toArea, (handler ?? from.handler) as MessageHandler, { ...from.options, ...subOpts, since });
+      try {
+        // the overlap needs one spare subscription slot (maxSubscriptions); 'stored' (the default)
+        // starts where the store, or a subscription of the area still being left, stopped
+        to = this.subscribe(toArea, (handler ?? from.handler) as MessageHandler, { ...from.options, ...subOpts, since: opts.since, fromHead: resume === 'fresh' });
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
+    if (to.state === 'unsubscribed') return Promise.reject(to.error ?? new UsageError('unsubscribed', `${toArea} could not be subscribed`));
     this.counters.moves++;
     const target = to;
     return new Promise<Subscription<T>>((resolve, reject) => {
@@ -181,15 +202,23 @@ export class Client extends Emitter<ClientEvents> {
   private async startAttempt(): Promise<void> {
     this.retryTimer = undefined;
     if (this.state !== 'connecting') return;
+    // One attempt at a time: a disconnect()+connect() or an online event while this one awaits
+    // its token or URL starts a newer one, and this one must then not open a socket.
+    const gen = ++this.attemptGen;
+    this.attempting = true;
     let url: string;
     try {
       await this.credentials.ensure();
       url = typeof this.opts.url === 'function' ? await this.opts.url() : this.opts.url;
     } catch (err) {
+      if (gen !== this.attemptGen) return;
+      this.attempting = false;
       if (err instanceof UnauthorizedError) return this.toDisconnected(4500, 'unauthorized', err);
       this.emit('error', { type: 'token', error: err as Error });
       return this.scheduleRetry(0, 'token_failed', undefined);
     }
+    if (gen !== this.attemptGen) return;
+    this.attempting = false;
     if (this.state !== 'connecting') return;
     this.link = this.newLink(url);
     this.link.start(this.ctor());
@@ -298,6 +327,15 @@ export class Client extends Emitter<ClientEvents> {
 
   private toDisconnected(code: number, reason: string, error: AbeError | undefined): void {
     this.stopTimers();
+    this.attemptGen++;
+    this.attempting = false;
+    // moves still waiting for their target end with the client
+    for (const sub of this.router.subs.values()) {
+      const target = sub.moveTarget;
+      if (target === undefined || sub.leaving) continue;
+      sub.moveTarget = undefined;
+      target.reject(error ?? new AbeError('disconnected', 'the client disconnected during the move'));
+    }
     this.network.listen(false);
     if (error !== undefined) this.lastError = error;
     const was = this.state;
@@ -314,7 +352,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Back online: retry now-ish (a small jitter: a cell recovering brings many vehicles back at once). */
   private networkOnline(): void {
-    if (this.state !== 'connecting' || this.link !== undefined) return;
+    if (this.state !== 'connecting' || this.link !== undefined || this.attempting) return;
     this.attempt = 0;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.startAttempt(), Math.floor(this.random() * this.minDelay()));
@@ -346,6 +384,12 @@ export class Client extends Emitter<ClientEvents> {
     try {
       await this.credentials.fetch('refresh');
     } catch (err) {
+      if (err instanceof UnauthorizedError) {
+        const l = this.link;
+        this.link = undefined; // detached first: its close is not a lost connection
+        l?.close(1000, 'normal');
+        return this.toDisconnected(4500, 'unauthorized', err);
+      }
       this.emit('error', { type: 'token', error: err as Error });
       return this.retryRefresh();
     }
@@ -381,6 +425,8 @@ export class Client extends Emitter<ClientEvents> {
     this.refreshFailures = 0;
     this.log('info', 'token swap: new link is primary', { old: old?.id, link: swap.id });
     old?.close(1000, 'token_refresh');
+    // leaves whose `unsubscribed` was due on the old link: done unless the new link is leaving too
+    for (const sub of [...this.router.subs.values()]) if (sub.leaving && swap.areas.get(sub.area)?.leaving !== true) sub.left();
     this.router.checkMoves();
     this.scheduleRefresh();
   }

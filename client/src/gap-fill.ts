@@ -10,6 +10,8 @@ export interface FillResult {
   readonly filled: number;
   /** What nothing could fill (trimmed, capped, a failed fetch), as one range; undefined when none. */
   readonly lost?: { from: number; to: number };
+  /** The sink stopped the fill: the rest was not fetched (and is not lost: the caller resumes instead). */
+  readonly deferred?: boolean;
 }
 
 export interface FillSink {
@@ -29,7 +31,12 @@ export async function fillFromHistory(access: Access, ctx: GapContext, from: num
   let filled = 0;
   let firstFilled: number | undefined;
   let stoppedAt: number | undefined;
-  for (let tries = 0; f <= to && !sink.stopped(); ) {
+  let deferred = false;
+  for (let tries = 0; f <= to; ) {
+    if (sink.stopped()) {
+      deferred = true;
+      break;
+    }
     const a = access(); // the token may have been refreshed between pages
     if (a === undefined) {
       stoppedAt = f;
@@ -48,6 +55,7 @@ export async function fillFromHistory(access: Access, ctx: GapContext, from: num
       stoppedAt = f;
       break;
     }
+    tries = 0;
     if (page.epoch !== ctx.epoch) {
       stoppedAt = f; // the store was reset meanwhile: the rest is gone
       break;
@@ -65,6 +73,6 @@ export async function fillFromHistory(access: Access, ctx: GapContext, from: num
   // A failed or stopped fill: what it did not reach is lost too (reported as one range, the hull).
   if (stoppedAt !== undefined) return { filled, lost: { from: firstFilled === from ? stoppedAt : from, to } };
   // Otherwise what precedes the first filled message was trimmed (or capped by maxMessages).
-  const firstKept = firstFilled ?? to + 1;
-  return { filled, lost: firstKept > from ? { from, to: firstKept - 1 } : undefined };
+  const firstKept = firstFilled ?? (deferred ? f : to + 1);
+  return { filled, lost: firstKept > from ? { from, to: firstKept - 1 } : undefined, deferred };
 }

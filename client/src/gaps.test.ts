@@ -107,6 +107,27 @@ describe('gaps', () => {
     expect(c.getSubscription('g:s')!.position!.offset).toBe(32);
   });
 
+  it('a stored position beyond the head (bad_offset): gap position_ahead, the position goes back to the head, delivery goes on', async () => {
+    const e = await engine();
+    const pub = new Publisher(() => e);
+    for (let i = 0; i < 3; i++) await pub.publish('g:p', { i });
+    const { epoch } = (await (await fetch(`${e.base}/v1/areas/g:p`)).json()) as { epoch: string };
+    const store = new MemoryPositionStore();
+    store.set('g:p', { epoch, offset: 500 }); // e.g. --durability commit and a power loss took the log's tail
+    const rec = new Recorder();
+    const gaps: GapEvent[] = [];
+    const c = client(e.wsUrl, { store });
+    const sub = c.subscribe('g:p', rec.handler).on('gap', (g) => gaps.push(g));
+    c.connect();
+    await until(() => gaps.length === 1, 'the gap');
+    expect(gaps[0]).toMatchObject({ reason: 'position_ahead', head: 3, missed: null, lost: null });
+    await until(() => store.get('g:p')?.offset === 3, 'the stored position back at the head');
+    await pub.publish('g:p', 'next');
+    await until(() => rec.offsets('g:p').length === 1, 'delivery goes on');
+    expect(rec.offsets('g:p')).toEqual([4]);
+    expect(sub.position).toEqual({ epoch, offset: 4 });
+  });
+
   it('a new epoch (the store was recreated): reason epoch, filled from offset 1', async () => {
     const e = await engine();
     const pub = new Publisher(() => e);

@@ -157,4 +157,35 @@ describe('moveTo against the engine', () => {
     expect(rec.offsets(from).at(-1)).toBe(last[from]); // the area it ended in is complete
     expect(c.stats()).toMatchObject({ moves: 6, duplicatesDropped: 0 });
   }, 60_000);
+
+  it('back into an area whose leave is still in flight (A -> B, then B -> A before unsubscribed A): both moves settle, A resumes where it stopped, nothing twice', async () => {
+    const A = 'back:a';
+    const B = 'back:b';
+    const pub = new Publisher(() => e);
+    await pub.publish(A, { seq: 0 }, 0);
+    const seen: number[] = [];
+    // a slow async handler: A's queue is still running when A is entered again
+    const handler = async (m: { area: string; offset: number }) => {
+      if (m.area === A) seen.push(m.offset);
+      await sleep(5);
+    };
+    const c = new Client({ url: e.wsUrl, WebSocket: WebSocket as never });
+    const first = c.subscribe(A, handler);
+    c.connect();
+    await first.ready();
+    const startA = first.position!.offset;
+    for (let i = 1; i <= 20; i++) await pub.publish(A, { i }, i);
+    await until(() => seen.length >= 1, 'A under way');
+    let back: Promise<unknown> | undefined;
+    const away = c.moveTo(A, B);
+    c.getSubscription(B)!.once('subscribed', () => queueMicrotask(() => (back = c.moveTo(B, A))));
+    await away;
+    await until(() => back !== undefined, 'the move back started');
+    await back;
+    for (let i = 21; i <= 30; i++) await pub.publish(A, { i }, i);
+    const last = Math.max(...pub.offsetsOf(A));
+    await until(() => seen.at(-1) === last, `A to catch up to ${last}: ${seen.join(',')} start ${startA}`);
+    await c.disconnect();
+    expect(seen).toEqual(range(startA + 1, last));
+  });
 });

@@ -42,9 +42,16 @@ export interface SubscriptionHost {
   reportError(type: 'handler' | 'area' | 'history' | 'store', error: Error, area: string): void;
   /** The subscription left the client (unsubscribe, a move, a terminal area error). */
   removed(sub: Subscription<never>): void;
+  /** Where a new subscription of the area starts: the store, or what a removed one had received if newer. */
+  startOf(area: string): Position | undefined;
+  /** The area's last removed subscription, whose queue may still be running. */
+  predecessor(area: string): Subscription<never> | undefined;
+  /** Subscribe the area again on the primary link, from `since()` (after a gap fill overflowed). */
+  resubscribe(sub: Subscription<never>): void;
 }
 
-type QueueItem = AreaMessage | { readonly skipTo: number; readonly epoch: string };
+/** A message for the handler, or a position to record once everything before it is handled (force: even backwards). */
+type QueueItem = AreaMessage | { readonly skipTo: number; readonly epoch: string; readonly force?: boolean };
 
 export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   state: SubscriptionState = 'subscribing';
@@ -73,6 +80,15 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   moveTarget: { readonly to: Subscription; resolve: (s: Subscription) => void; reject: (e: Error) => void } | undefined;
   /** Left by moveTo: frames still arrive (and are delivered) until `unsubscribed`. */
   leaving = false;
+  /** Removed from the client: what is already queued still reaches the handler, but nothing is acked. */
+  private detached = false;
+  /** unsubscribe({forget:true}): the queue's remaining messages no longer write the store. */
+  private forgotten = false;
+  /** The current gap fill; an older one's results are ignored (a second gap while filling). */
+  private fillGen = 0;
+  /** Handlers wait until the area's previous subscription has handled what it had queued (order across re-subscribes). */
+  private blocked = false;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly area: string,
@@ -81,7 +97,15 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     private readonly host: SubscriptionHost,
   ) {
     super();
-    const start = options.since ?? host.store.get(area);
+    const prev = host.predecessor(area);
+    if (prev !== undefined && prev.busy) {
+      this.blocked = true;
+      void prev.whenIdle().then(() => {
+        this.blocked = false;
+        this.pump();
+      });
+    }
+    const start = options.since ?? (options.fromHead === true ? undefined : host.startOf(area));
     this.known = start !== undefined;
     if (start !== undefined) {
       this.epoch = this.handledEpoch = start.epoch;
@@ -182,7 +206,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   /** Ends the subscription with an error (terminal for this area). */
   fail(error: AbeError): void {
     this.error = error;
-    this.clearAckTimer();
+    this.detach();
     this.moveTarget?.reject(error);
     this.moveTarget = undefined;
     this.host.removed(this);
@@ -194,13 +218,23 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   // ---- the handler queue -----------------------------------------------------------------------
 
   /** Runs handlers in order; a handler that returns synchronously takes the inline path. */
+  /** Messages queued or a handler running. */
+  get busy(): boolean {
+    return this.running || this.queue.length > 0;
+  }
+
+  /** Resolves once the queue is empty and no handler runs. */
+  whenIdle(): Promise<void> {
+    return this.busy ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  }
+
   private pump(): void {
-    if (this.running) return;
+    if (this.running || this.blocked) return;
     this.running = true;
     while (this.queue.length > 0) {
       const item = this.queue.shift()!;
       if ('skipTo' in item) {
-        this.markHandled(item.epoch, item.skipTo);
+        this.markHandled(item.epoch, item.skipTo, item.force === true);
         continue;
       }
       let result: void | Promise<void>;
@@ -227,6 +261,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
       this.handledOne(item);
     }
     this.running = false;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** false when the subscription stopped (onHandlerError 'stop'). */
@@ -236,6 +271,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     if (this.options.onHandlerError === 'stop') {
       this.running = false;
       this.queue.length = 0;
+      for (const w of this.idleWaiters.splice(0)) w();
       void this.unsubscribe();
       return false;
     }
@@ -249,16 +285,22 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.emit('message', msg as AreaMessage<T>);
   }
 
-  private markHandled(epoch: string, offset: number): void {
-    if (epoch === this.handledEpoch && offset <= this.handled) return;
+  /** `force`: even backwards (a stored position ahead of the log's head, reset to the head). */
+  private markHandled(epoch: string, offset: number, force = false): void {
+    if (!force && epoch === this.handledEpoch && offset <= this.handled) return;
     this.handledEpoch = epoch;
     this.handled = offset;
-    try {
-      this.host.store.set(this.area, { epoch, offset });
-    } catch (err) {
-      this.host.reportError('store', err as Error, this.area);
+    if (!this.forgotten) {
+      try {
+        // Never backwards within an epoch: a removed subscription's queue may still finish while a
+        // new subscription of the area already stored a later position.
+        const cur = this.host.store.get(this.area);
+        if (force || cur === undefined || cur.epoch !== epoch || cur.offset < offset) this.host.store.set(this.area, { epoch, offset });
+      } catch (err) {
+        this.host.reportError('store', err as Error, this.area);
+      }
     }
-    this.ackProgress();
+    if (!this.detached) this.ackProgress();
   }
 
   // ---- acks ------------------------------------------------------------------------------------
@@ -281,6 +323,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
         this.ackTimer = undefined;
         this.flushAck();
       }, opts.intervalMs);
+      (this.ackTimer as { unref?: () => void }).unref?.();
     }
   }
 
@@ -315,14 +358,24 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
 
   /** recovered:false: report it, fill from history or the app's getState, then go on live. */
   private startGap(ctx: GapContext): void {
+    const gen = ++this.fillGen; // a fill still running for an earlier gap is abandoned
+    this.filling = false;
+    this.buffered = [];
     const sameEpoch = ctx.epoch === this.epoch;
     const from = (sameEpoch ? this.received : 0) + 1;
     this.epoch = ctx.epoch;
     if (!sameEpoch) this.received = 0;
     const to = ctx.head;
-    if (ctx.reason === 'position_ahead' || from > to) {
-      // Nothing missed that can be named (a position ahead of the head is not a loss we can fill).
-      this.received = Math.max(this.received, to);
+    if (ctx.reason === 'position_ahead') {
+      // The stored position is beyond the head (the log lost its tail): start again at the head,
+      // and store that even though it is backwards. Nothing that can be named was missed.
+      this.received = to;
+      this.queue.push({ skipTo: to, epoch: ctx.epoch, force: true });
+      this.pump();
+      this.gapDone({ ...ctx, missed: null, fill: 'none', filled: 0, lost: null });
+      return;
+    }
+    if (from > to) {
       this.queue.push({ skipTo: to, epoch: ctx.epoch });
       this.pump();
       this.gapDone({ ...ctx, missed: null, fill: 'none', filled: 0, lost: null });
@@ -341,27 +394,43 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.fillHead = to;
     this.fillOverflow = false;
     this.bufferLimit = history?.maxBuffer ?? DEFAULT_HISTORY.maxBuffer;
+    const current = () => gen === this.fillGen;
     const run =
       fill === 'state'
         ? this.fillFromState(ctx)
         : fillFromHistory(this.host.historyAccess, ctx, from, to, history!, {
-            accept: (m) => this.accept(m, 'history'),
-            stopped: () => this.fillOverflow,
+            accept: (m) => current() && this.accept(m, 'history'),
+            stopped: () => !current() || this.fillOverflow,
             error: (err) => this.host.reportError('history', err, this.area),
           });
-    void run.then((res) => {
-      this.received = Math.max(this.received, to);
-      this.queue.push({ skipTo: to, epoch: ctx.epoch });
+    const done = (res: FillResult) => {
+      if (!current()) return;
       this.filling = false;
       const held = this.buffered;
       this.buffered = [];
+      try {
+        this.gapDone({ ...ctx, missed: { from, to }, fill, filled: res.filled, lost: res.lost ?? null });
+      } catch (err) {
+        this.host.reportError('area', err as Error, this.area);
+      }
+      if (this.fillOverflow || res.deferred === true) {
+        // Live messages were dropped while filling: resume from what was delivered instead, the
+        // engine replays the rest (or answers with a new gap if it is gone by then).
+        this.host.log('warn', 'gap fill: live buffer full, resuming the area from the last delivered message', { area: this.area, received: this.received });
+        this.host.resubscribe(this);
+        return;
+      }
+      this.received = Math.max(this.received, to);
+      this.queue.push({ skipTo: to, epoch: ctx.epoch });
       this.pump();
-      this.gapDone({ ...ctx, missed: { from, to }, fill, filled: res.filled, lost: res.lost ?? null });
       for (const { link: l, frame } of held) {
         const la = l.areas.get(this.area);
         if (la !== undefined && la.epoch === this.epoch) this.accept(frame, 'live');
       }
-      if (this.fillOverflow) this.host.log('warn', 'gap fill: live buffer full, messages dropped until the next resume', { area: this.area });
+    };
+    run.then(done, (err: unknown) => {
+      this.host.reportError('area', err instanceof Error ? err : new Error(String(err)), this.area);
+      done({ filled: 0, lost: { from, to } });
     });
   }
 
@@ -388,11 +457,26 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   async unsubscribe(opts: { forget?: boolean } = {}): Promise<void> {
     if (this.state === 'unsubscribed' && !this.leaving) return;
     this.flushAck();
-    this.clearAckTimer();
+    this.detach();
+    const target = this.moveTarget;
+    this.moveTarget = undefined;
+    target?.reject(new AreaError('unsubscribed', `${this.area} was unsubscribed during the move`, this.area));
     this.host.removed(this);
     this.setState('unsubscribed');
     this.emit('unsubscribed', { reason: 'unsubscribe_called' });
-    if (opts.forget) this.host.store.delete(this.area);
+    if (opts.forget) {
+      this.forgotten = true;
+      this.host.store.delete(this.area);
+    }
+  }
+
+  /** No more acks or gap fills from this subscription (what is already queued still reaches the handler). */
+  private detach(): void {
+    this.detached = true;
+    this.clearAckTimer();
+    this.fillGen++;
+    this.filling = false;
+    this.buffered = [];
   }
 
   /** moveTo: the ack is flushed, `unsubscribe` goes out, and frames until `unsubscribed` are still delivered. */
@@ -405,8 +489,9 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   /** The engine confirmed the leave (or the link is gone): finish. */
   left(): void {
     if (!this.leaving) return;
-    this.leaving = false;
+    this.detach();
     this.host.removed(this);
+    this.leaving = false;
     this.setState('unsubscribed');
     this.emit('unsubscribed', { reason: 'moved' });
     const target = this.moveTarget;

@@ -143,6 +143,11 @@ describe('tokens against the engine', () => {
     await until(() => rec.offsets('tok:ok1').length === 1, 'delivery on the allowed area');
     expect(c.stats().reconnects).toBe(0);
     expect(() => c.subscribe('bad area!', rec.handler)).toThrow(UsageError);
+    // a move into a forbidden area is refused, and the area moved from stays and can move later
+    await expect(c.moveTo('tok:ok1', 'tok:nope2')).rejects.toBeInstanceOf(ForbiddenError);
+    expect(ok.moveTarget).toBeUndefined();
+    await c.moveTo('tok:ok1', 'tok:ok2');
+    expect(c.getSubscription('tok:ok2')?.state).toBe('subscribed');
     await c.disconnect();
   });
 

@@ -129,6 +129,8 @@ export interface GapEvent extends GapContext {
 export interface SubscriptionOptions {
   /** Start here (overrides the store). */
   since?: Position;
+  /** Start at the area's head, ignoring any stored position. */
+  fromHead?: boolean;
   acks?: boolean;
   history?: boolean | HistoryOptions;
   /** The app reloads its own state on a gap (wins over history); live messages wait until it resolves. */
