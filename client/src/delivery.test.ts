@@ -90,7 +90,7 @@ describe('SDK delivery against the engine', () => {
         process.kill(pids[0], 'SIGKILL');
       }
       const before = pub.acked.length;
-      await until(() => pub.acked.length >= before + 300, '300 more publishes after the kill', 30_000);
+      await until(() => pub.acked.length >= before + 300, '300 more publishes after the kill', 60_000);
       stop = true;
       await Promise.all(loops);
       for (const { rec, areas: mine } of recs) {

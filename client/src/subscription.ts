@@ -11,7 +11,7 @@
 import { Emitter } from './emitter.ts';
 import { AreaError, type AbeError } from './errors.ts';
 import { payloadOf } from './codec.ts';
-import { fillFromHistory, type FillResult } from './gap-fill.ts';
+import { GapFill, type GapOwner } from './gap.ts';
 import type { Link, LinkArea } from './link.ts';
 import { Waiters } from './waiters.ts';
 import type {
@@ -53,7 +53,7 @@ export interface SubscriptionHost {
 /** A message for the handler, or a position to record once everything before it is handled (force: even backwards). */
 type QueueItem = AreaMessage | { readonly skipTo: number; readonly epoch: string; readonly force?: boolean };
 
-export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
+export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> implements GapOwner {
   state: SubscriptionState = 'subscribing';
   /** Why the last subscription ended, if it did with an error. */
   error: AbeError | undefined;
@@ -66,9 +66,6 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   private known: boolean;
   private readonly queue: QueueItem[] = [];
   private running = false;
-  private filling = false;
-  private buffered: { link: Link; frame: LiveFrame }[] = [];
-  private bufferLimit = 0;
   private sinceAck = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** The last close was slow_consumer (4000): the gap reason. */
@@ -84,8 +81,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   private detached = false;
   /** unsubscribe({forget:true}): the queue's remaining messages no longer write the store. */
   private forgotten = false;
-  /** The current gap fill; an older one's results are ignored (a second gap while filling). */
-  private fillGen = 0;
+  private readonly gap: GapFill = new GapFill(this);
   /** Handlers wait until the area's previous subscription has handled what it had queued (order across re-subscribes). */
   private blocked = false;
   private readonly idleWaiters: (() => void)[] = [];
@@ -94,7 +90,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     readonly area: string,
     readonly handler: MessageHandler<T> | undefined,
     readonly options: SubscriptionOptions,
-    private readonly host: SubscriptionHost,
+    readonly host: SubscriptionHost,
   ) {
     super();
     const prev = host.predecessor(area);
@@ -159,7 +155,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     } else if (!recovered) {
       const reason: GapReason = this.positionAhead ? 'position_ahead' : epoch !== this.epoch ? 'epoch' : this.lastCloseSlow ? 'slow_consumer' : 'retention';
       this.positionAhead = false;
-      this.startGap({ area: this.area, epoch, head, previous, reason });
+      this.gap.start({ area: this.area, epoch, head, previous, reason });
     }
     this.lastCloseSlow = false;
     this.setState('subscribed');
@@ -169,11 +165,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   onMessage(link: Link, la: LinkArea, frame: LiveFrame): void {
     if (frame.offset > la.high) la.high = frame.offset;
     if (la.epoch !== this.epoch) return; // a link still on an older epoch
-    if (this.filling && frame.offset > this.fillHead) {
-      if (this.buffered.length >= this.bufferLimit) this.fillOverflow = true;
-      else this.buffered.push({ link, frame });
-      return;
-    }
+    if (this.gap.hold(link, frame)) return;
     this.accept(frame, 'live');
   }
 
@@ -351,104 +343,31 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     }
   }
 
-  // ---- gaps ------------------------------------------------------------------------------------
+  // ---- gaps (./gap.ts) ------------------------------------------------------------------------
 
-  private fillHead = 0;
-  private fillOverflow = false;
-
-  /** recovered:false: report it, fill from history or the app's getState, then go on live. */
-  private startGap(ctx: GapContext): void {
-    const gen = ++this.fillGen; // a fill still running for an earlier gap is abandoned
-    this.filling = false;
-    this.buffered = [];
-    const sameEpoch = ctx.epoch === this.epoch;
-    const from = (sameEpoch ? this.received : 0) + 1;
-    this.epoch = ctx.epoch;
-    if (!sameEpoch) this.received = 0;
-    const to = ctx.head;
-    if (ctx.reason === 'position_ahead') {
-      // The stored position is beyond the head (the log lost its tail): start again at the head,
-      // and store that even though it is backwards. Nothing that can be named was missed.
-      this.received = to;
-      this.queue.push({ skipTo: to, epoch: ctx.epoch, force: true });
-      this.pump();
-      this.gapDone({ ...ctx, missed: null, fill: 'none', filled: 0, lost: null });
-      return;
-    }
-    if (from > to) {
-      this.queue.push({ skipTo: to, epoch: ctx.epoch });
-      this.pump();
-      this.gapDone({ ...ctx, missed: null, fill: 'none', filled: 0, lost: null });
-      return;
-    }
-    const history = this.options.history === false ? undefined : this.options.history === true ? (this.host.history ?? DEFAULT_HISTORY) : typeof this.options.history === 'object' ? { ...DEFAULT_HISTORY, ...this.options.history } : this.host.history;
-    const fill: GapEvent['fill'] = this.options.getState !== undefined ? 'state' : history !== undefined ? 'history' : 'none';
-    if (fill === 'none') {
-      this.received = to;
-      this.queue.push({ skipTo: to, epoch: ctx.epoch });
-      this.pump();
-      this.gapDone({ ...ctx, missed: { from, to }, fill, filled: 0, lost: { from, to } });
-      return;
-    }
-    this.filling = true;
-    this.fillHead = to;
-    this.fillOverflow = false;
-    this.bufferLimit = history?.maxBuffer ?? DEFAULT_HISTORY.maxBuffer;
-    const current = () => gen === this.fillGen;
-    const run =
-      fill === 'state'
-        ? this.fillFromState(ctx)
-        : fillFromHistory(this.host.historyAccess, ctx, from, to, history!, {
-            accept: (m) => current() && this.accept(m, 'history'),
-            stopped: () => !current() || this.fillOverflow,
-            error: (err) => this.host.reportError('history', err, this.area),
-          });
-    const done = (res: FillResult) => {
-      if (!current()) return;
-      this.filling = false;
-      const held = this.buffered;
-      this.buffered = [];
-      try {
-        this.gapDone({ ...ctx, missed: { from, to }, fill, filled: res.filled, lost: res.lost ?? null });
-      } catch (err) {
-        this.host.reportError('area', err as Error, this.area);
-      }
-      if (this.fillOverflow || res.deferred === true) {
-        // Live messages were dropped while filling: resume from what was delivered instead, the
-        // engine replays the rest (or answers with a new gap if it is gone by then).
-        this.host.log('warn', 'gap fill: live buffer full, resuming the area from the last delivered message', { area: this.area, received: this.received });
-        this.host.resubscribe(this);
-        return;
-      }
-      this.received = Math.max(this.received, to);
-      this.queue.push({ skipTo: to, epoch: ctx.epoch });
-      this.pump();
-      for (const { link: l, frame } of held) {
-        const la = l.areas.get(this.area);
-        if (la !== undefined && la.epoch === this.epoch) this.accept(frame, 'live');
-      }
-    };
-    run.then(done, (err: unknown) => {
-      this.host.reportError('area', err instanceof Error ? err : new Error(String(err)), this.area);
-      done({ filled: 0, lost: { from, to } });
-    });
+  /** GapOwner: a position to record once everything queued before it is handled. */
+  recordPosition(to: number, epoch: string, force = false): void {
+    this.queue.push({ skipTo: to, epoch, force });
+    this.pump();
   }
 
-  private gapDone(g: GapEvent): void {
+  /** GapOwner: a message through the dedup rule. */
+  deliver(frame: LiveFrame, source: 'live' | 'history'): boolean {
+    return this.accept(frame, source);
+  }
+
+  /** GapOwner: subscribe again from since() (a fill whose live buffer overflowed). */
+  resubscribeArea(): void {
+    this.host.resubscribe(this);
+  }
+
+  /** GapOwner: the gap is handled: count it and tell the app. */
+  reported(g: GapEvent): void {
     this.host.counters.gaps++;
     this.host.counters.gapFilled += g.filled;
     if (g.lost !== null) this.host.counters.gapLost += g.lost.to - g.lost.from + 1;
     this.host.log('info', 'gap', { ...g });
     this.emit('gap', g);
-  }
-
-  private async fillFromState(ctx: GapContext): Promise<FillResult> {
-    try {
-      await this.options.getState!(ctx);
-    } catch (err) {
-      this.host.reportError('area', err as Error, this.area);
-    }
-    return { filled: 0 };
   }
 
   // ---- leaving ---------------------------------------------------------------------------------
@@ -474,9 +393,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   private detach(): void {
     this.detached = true;
     this.clearAckTimer();
-    this.fillGen++;
-    this.filling = false;
-    this.buffered = [];
+    this.gap.cancel();
   }
 
   /** moveTo: the ack is flushed, `unsubscribe` goes out, and frames until `unsubscribed` are still delivered. */
@@ -513,5 +430,4 @@ export interface LiveFrame {
 }
 type HistoryFrame = LiveFrame;
 
-const DEFAULT_HISTORY: Required<HistoryOptions> = { maxMessages: 1000, pageSize: 1000, maxBuffer: 10_000 };
-export { DEFAULT_HISTORY };
+export { DEFAULT_HISTORY } from './gap.ts';

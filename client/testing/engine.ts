@@ -80,7 +80,8 @@ export class Publisher {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     try {
-      const res = await fetch(`${this.engine().base}/v1/areas/${area}/messages`, { method: 'POST', headers, body: JSON.stringify(body) });
+      // a bounded wait: a request on a connection to a worker that was just killed must not stall the publisher
+      const res = await fetch(`${this.engine().base}/v1/areas/${area}/messages`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
       const j = (await res.json()) as { offset?: number };
       if (res.status !== 201 || typeof j.offset !== 'number') {
         this.failures++;
