@@ -184,6 +184,7 @@ export class AreaCursor {
       const res = step(this.firstSlice(started));
       if (res.next >= 0) {
         return this.finishSliced(step, res).then((done) => {
+          if (this.closed) return undefined;
           this.fannedOut(done, started, readAt, readPerf, r.time);
           return this.onEach(records, k + 1, readAt, readPerf);
         });
