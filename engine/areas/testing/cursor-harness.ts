@@ -137,6 +137,11 @@ export class MemLog implements AreaLog {
     };
   }
 
+  /** A tail whose listener's promise has not settled yet (a sliced fan-out still going on). */
+  get busyTails(): boolean {
+    return this.tails.some((t) => !t.closed && t.busy);
+  }
+
   get openTails(): number {
     return this.tails.filter((t) => !t.closed).length;
   }
