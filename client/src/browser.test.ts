@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserSuiteRuns, launchChromium } from '../../engine/testing/chromium.ts';
-import { Publisher, range, TestEngine } from '../testing/engine.ts';
+import { range } from '../../engine/testing/harness.ts';
+import { Publisher, TestEngine } from '../testing/engine.ts';
 
 const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -4,7 +4,8 @@
  */
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Publisher, Recorder, sleep, TestEngine, until } from '../testing/engine.ts';
+import { sleep, until } from '../../engine/testing/harness.ts';
+import { Publisher, Recorder, SDK_WAIT_MS, TestEngine } from '../testing/engine.ts';
 import { Client } from './client.ts';
 import type { ClientOptions } from './types.ts';
 
@@ -41,13 +42,13 @@ describe('SDK delivery against the engine', () => {
     await sub.ready();
     for (let i = 0; i < 5; i++) await pub.publish('d:a', { i });
     await pub.publish('d:b', 'text');
-    await until(() => rec.offsets('d:a').length === 5 && rec.offsets('d:b').length === 1, 'first messages');
+    await until('first messages', () => rec.offsets('d:a').length === 5 && rec.offsets('d:b').length === 1, SDK_WAIT_MS);
     expect(rec.got.get('d:a')!.map((m) => m.data)).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
     expect(rec.got.get('d:b')![0]).toEqual({ offset: 1, data: 'text', source: 'live' });
     await e.stop('SIGTERM');
     await e.restart();
     for (let i = 5; i < 10; i++) await pub.publish('d:a', { i });
-    await until(() => rec.offsets('d:a').length === 10, 'after restart', 20_000);
+    await until('after restart', () => rec.offsets('d:a').length === 10, 20_000);
     expect(rec.offsets('d:a')).toEqual(pub.offsetsOf('d:a'));
     expect(c.stats()).toMatchObject({ reconnects: 1, resumes: 2, recovered: 2, gaps: 0, duplicatesDropped: 0 });
     expect(states).toEqual(['connecting', 'connected', 'connecting', 'connected']);
@@ -79,7 +80,7 @@ describe('SDK delivery against the engine', () => {
           await sleep(2);
         }
       });
-      await until(() => pub.acked.length >= 300, '300 publishes');
+      await until('300 publishes', () => pub.acked.length >= 300, SDK_WAIT_MS);
       if (variant.workers === 1) {
         await e.stop('SIGKILL');
         await e.restart();
@@ -90,13 +91,13 @@ describe('SDK delivery against the engine', () => {
         process.kill(pids[0], 'SIGKILL');
       }
       const before = pub.acked.length;
-      await until(() => pub.acked.length >= before + 300, '300 more publishes after the kill', 60_000);
+      await until('300 more publishes after the kill', () => pub.acked.length >= before + 300, 60_000);
       stop = true;
       await Promise.all(loops);
       for (const { rec, areas: mine } of recs) {
         for (const a of mine) {
           const acked = pub.offsetsOf(a).sort((x, y) => x - y);
-          await until(() => rec.offsets(a).length >= acked.length, `client to reach ${acked.length} in ${a}`, 30_000);
+          await until(`client to reach ${acked.length} in ${a}`, () => rec.offsets(a).length >= acked.length, 30_000);
         }
       }
       let reconnected = 0;

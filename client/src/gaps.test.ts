@@ -6,7 +6,8 @@
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FreezableProxy } from '../testing/proxy.ts';
-import { Publisher, range, Recorder, sleep, TestEngine, until } from '../testing/engine.ts';
+import { range, sleep, until } from '../../engine/testing/harness.ts';
+import { Publisher, Recorder, SDK_WAIT_MS, TestEngine } from '../testing/engine.ts';
 import { Client } from './client.ts';
 import { MemoryPositionStore } from './stores.ts';
 import type { ClientOptions, GapEvent } from './types.ts';
@@ -41,7 +42,7 @@ describe('gaps', () => {
       c.connect();
       await c.getSubscription('g:a')!.ready();
       for (let i = 0; i < 3; i++) await pub.publish('g:a', { i });
-      await until(() => rec.offsets('g:a').length === 3, 'first three');
+      await until('first three', () => rec.offsets('g:a').length === 3, SDK_WAIT_MS);
       await c.disconnect();
       for (let i = 3; i < 53; i++) await pub.publish('g:a', { i });
       // the embedded log's retention sweep runs every second: wait until it trimmed to the last 10
@@ -50,9 +51,9 @@ describe('gaps', () => {
       c = client(e.wsUrl, { store, history });
       c.subscribe('g:a', rec.handler).on('gap', (g) => gaps.push(g));
       c.connect();
-      await until(() => gaps.length === 1, 'the gap event');
+      await until('the gap event', () => gaps.length === 1, SDK_WAIT_MS);
       await pub.publish('g:a', { i: 53 });
-      await until(() => rec.offsets('g:a').at(-1) === 54, 'live after the gap');
+      await until('live after the gap', () => rec.offsets('g:a').at(-1) === 54, SDK_WAIT_MS);
       const g = gaps[0];
       expect(g).toMatchObject({ area: 'g:a', reason: 'retention', previous: { offset: 3 }, missed: { from: 4, to: 53 }, fill: history ? 'history' : 'none' });
       const got = rec.offsets('g:a');
@@ -80,7 +81,7 @@ describe('gaps', () => {
     c.connect();
     await c.getSubscription('g:s')!.ready();
     await pub.publish('g:s', 'first');
-    await until(() => rec.offsets('g:s').length === 1, 'first');
+    await until('first', () => rec.offsets('g:s').length === 1, SDK_WAIT_MS);
     await c.disconnect();
     for (let i = 0; i < 30; i++) await pub.publish('g:s', { i });
     for (let first = 0; first !== 22; await sleep(100)) first = ((await (await fetch(`${e.base}/v1/areas/g:s`)).json()) as { first: number }).first;
@@ -95,12 +96,12 @@ describe('gaps', () => {
       },
     }).on('gap', (g) => gaps.push(g));
     c.connect();
-    await until(() => calls.length === 1, 'getState called');
+    await until('getState called', () => calls.length === 1, SDK_WAIT_MS);
     await pub.publish('g:s', 'live while loading');
     await sleep(300);
     expect(rec.offsets('g:s')).toEqual([1]); // held back while the app loads its state
     release();
-    await until(() => rec.offsets('g:s').length === 2, 'the live message after getState');
+    await until('the live message after getState', () => rec.offsets('g:s').length === 2, SDK_WAIT_MS);
     expect(rec.offsets('g:s')).toEqual([1, 32]);
     expect(calls[0]).toEqual({ head: 31, reason: 'retention' });
     expect(gaps[0]).toMatchObject({ fill: 'state', missed: { from: 2, to: 31 }, filled: 0 });
@@ -119,11 +120,11 @@ describe('gaps', () => {
     const c = client(e.wsUrl, { store });
     const sub = c.subscribe('g:p', rec.handler).on('gap', (g) => gaps.push(g));
     c.connect();
-    await until(() => gaps.length === 1, 'the gap');
+    await until('the gap', () => gaps.length === 1, SDK_WAIT_MS);
     expect(gaps[0]).toMatchObject({ reason: 'position_ahead', head: 3, missed: null, lost: null });
-    await until(() => store.get('g:p')?.offset === 3, 'the stored position back at the head');
+    await until('the stored position back at the head', () => store.get('g:p')?.offset === 3, SDK_WAIT_MS);
     await pub.publish('g:p', 'next');
-    await until(() => rec.offsets('g:p').length === 1, 'delivery goes on');
+    await until('delivery goes on', () => rec.offsets('g:p').length === 1, SDK_WAIT_MS);
     expect(rec.offsets('g:p')).toEqual([4]);
     expect(sub.position).toEqual({ epoch, offset: 4 });
   });
@@ -138,12 +139,12 @@ describe('gaps', () => {
     c.connect();
     await c.getSubscription('g:e')!.ready();
     for (let i = 0; i < 5; i++) await pub.publish('g:e', { i });
-    await until(() => rec.offsets('g:e').length === 5, 'five');
+    await until('five', () => rec.offsets('g:e').length === 5, SDK_WAIT_MS);
     // the same URL, a fresh data dir: the log's epoch changes (the later --data-dir wins)
     await e.stop('SIGKILL');
     await e.restart(['--data-dir', `${e.dir}/fresh`]);
     for (let i = 0; i < 3; i++) await pub.publish('g:e', { fresh: i });
-    await until(() => gaps.length === 1 && rec.offsets('g:e').length === 8, 'gap and the new epoch\'s messages');
+    await until('gap and the new epoch\'s messages', () => gaps.length === 1 && rec.offsets('g:e').length === 8, SDK_WAIT_MS);
     // the client may have come back before or between the three publishes: what it missed is 1..head
     const g = gaps[0];
     expect(g.reason).toBe('epoch');
@@ -167,13 +168,13 @@ describe('liveness', () => {
     c.connect();
     await sub.ready();
     await pub.publish('lv:a', 1);
-    await until(() => rec.offsets('lv:a').length === 1, 'first');
+    await until('first', () => rec.offsets('lv:a').length === 1, SDK_WAIT_MS);
     const frozenAt = Date.now();
     expect(proxy.freezeAll()).toBe(1);
     let detectedAt = 0;
     c.once('connecting', () => (detectedAt = Date.now()));
     for (let i = 0; i < 5; i++) await pub.publish('lv:a', i);
-    await until(() => rec.offsets('lv:a').length === 6, 'the messages published while frozen', 10_000);
+    await until('the messages published while frozen', () => rec.offsets('lv:a').length === 6, 10_000);
     expect(rec.offsets('lv:a')).toEqual(range(1, 6));
     // found within pingInterval + pongTimeout (+ slack for timers and the event loop)
     expect(detectedAt - frozenAt).toBeLessThan(1500 + 500);
@@ -200,14 +201,14 @@ describe('acks', () => {
     c.connect();
     await sub.ready();
     for (let i = 0; i < 20; i++) await pub.publish('ak:a', i);
-    await until(() => seen.length >= 20, 'all twenty', 15_000);
+    await until('all twenty', () => seen.length >= 20, SDK_WAIT_MS);
     await sleep(700);
     expect(seen).toEqual(range(1, 20));
     expect(c.stats().duplicatesDropped).toBeGreaterThan(0);
     expect(c.stats().acksSent).toBeGreaterThan(0);
     expect(codes).not.toContain(4001);
     // the engine holds our ack at the head: nothing left to resend
-    await until(() => sub.position?.offset === 20, 'position');
+    await until('position', () => sub.position?.offset === 20, SDK_WAIT_MS);
     const lag = await (await fetch(`${e.base}/metrics`)).text();
     expect(lag).toMatch(/abe_acks_total \d+/);
   });

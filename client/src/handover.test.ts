@@ -5,7 +5,8 @@
  */
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Publisher, range, Recorder, sleep, TestEngine, until } from '../testing/engine.ts';
+import { range, sleep, until } from '../../engine/testing/harness.ts';
+import { Publisher, Recorder, SDK_WAIT_MS, TestEngine } from '../testing/engine.ts';
 import { Client } from './client.ts';
 import { msgpackCodec } from './msgpack.ts';
 import type { ClientOptions } from './types.ts';
@@ -80,7 +81,7 @@ async function oneMove(n: number, opts: Partial<ClientOptions>): Promise<void> {
   await sleep(300);
   await stream.stop();
   const lastB = Math.max(0, ...pub.offsetsOf(B));
-  await until(() => (rec.offsets(B).at(-1) ?? headB) >= lastB, `B to reach ${lastB}`);
+  await until(`B to reach ${lastB}`, () => (rec.offsets(B).at(-1) ?? headB) >= lastB, SDK_WAIT_MS);
   await c.disconnect();
 
   const gotA = rec.offsets(A);
@@ -147,7 +148,7 @@ describe('moveTo against the engine', () => {
     }
     await stream.stop();
     const last: Record<string, number> = { [A]: Math.max(...pub.offsetsOf(A)), [B]: Math.max(...pub.offsetsOf(B)) };
-    await until(() => (rec.offsets(from).at(-1) ?? 0) >= last[from], 'the current area to catch up');
+    await until('the current area to catch up', () => (rec.offsets(from).at(-1) ?? 0) >= last[from], SDK_WAIT_MS);
     await c.disconnect();
     // A was left last at some offset; B is current: each area's whole history is one contiguous run
     const gotA = rec.offsets(A);
@@ -175,16 +176,16 @@ describe('moveTo against the engine', () => {
     await first.ready();
     const startA = first.position!.offset;
     for (let i = 1; i <= 20; i++) await pub.publish(A, { i }, i);
-    await until(() => seen.length >= 1, 'A under way');
+    await until('A under way', () => seen.length >= 1, SDK_WAIT_MS);
     let back: Promise<unknown> | undefined;
     const away = c.moveTo(A, B);
     c.getSubscription(B)!.once('subscribed', () => queueMicrotask(() => (back = c.moveTo(B, A))));
     await away;
-    await until(() => back !== undefined, 'the move back started');
+    await until('the move back started', () => back !== undefined, SDK_WAIT_MS);
     await back;
     for (let i = 21; i <= 30; i++) await pub.publish(A, { i }, i);
     const last = Math.max(...pub.offsetsOf(A));
-    await until(() => seen.at(-1) === last, `A to catch up to ${last}: ${seen.join(',')} start ${startA}`);
+    await until(`A to catch up to ${last}: ${seen.join(',')} start ${startA}`, () => seen.at(-1) === last, SDK_WAIT_MS);
     await c.disconnect();
     expect(seen).toEqual(range(startA + 1, last));
   });

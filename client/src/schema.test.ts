@@ -12,7 +12,8 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE, ERRORS } from '../../engine/errors.ts';
 import { signToken, TEST_HS_SECRET } from '../../engine/auth/testing.ts';
-import { TestEngine, until } from '../testing/engine.ts';
+import { until } from '../../engine/testing/harness.ts';
+import { SDK_WAIT_MS, TestEngine } from '../testing/engine.ts';
 import { jsonCodec } from './codec.ts';
 import { msgpackCodec } from './msgpack.ts';
 
@@ -86,7 +87,7 @@ describe('protocol v1 schemas against the engine', () => {
       s.send({ type: 'subscribe', area }); // already_subscribed
       s.send({ type: 'unsubscribe', area });
       const sub = { type: 'subscribe' as const, area, since: undefined as undefined | { offset: number; epoch: string } };
-      await until(() => s.frames.some((f) => f.type === 'unsubscribed'), 'unsubscribed');
+      await until('unsubscribed', () => s.frames.some((f) => f.type === 'unsubscribed'), SDK_WAIT_MS);
       const epoch = (s.frames.find((f) => f.type === 'subscribed') as { epoch: string }).epoch;
       sub.since = { offset: 0, epoch };
       s.send(sub); // replays 1..3
@@ -94,9 +95,9 @@ describe('protocol v1 schemas against the engine', () => {
       s.send({ type: 'subscribe', area: 'Not Valid!' }); // invalid_area
       s.send({ type: 'unsubscribe', area: 'sc:never' }); // not_subscribed
       s.send({ type: 'ping' });
-      await until(() => s.frames.filter((f) => f.type === 'message').length >= 3 && s.frames.some((f) => f.type === 'pong'), 'replay and pong');
+      await until('replay and pong', () => s.frames.filter((f) => f.type === 'message').length >= 3 && s.frames.some((f) => f.type === 'pong'), SDK_WAIT_MS);
       s.send({ type: 'ack', area, offset: 50 }); // bad_ack
-      await until(() => s.frames.filter((f) => f.type === 'error').length >= 5, 'errors');
+      await until('errors', () => s.frames.filter((f) => f.type === 'error').length >= 5, SDK_WAIT_MS);
       const kinds = new Set(s.frames.map((f) => f.type));
       expect([...kinds].sort()).toEqual(['error', 'message', 'pong', 'subscribed', 'unsubscribed']);
       const codes = s.frames.filter((f) => f.type === 'error').map((f) => f.code);
@@ -118,9 +119,9 @@ describe('protocol v1 schemas against the engine', () => {
     const garbled = await socket('v1.json');
     garbled.raw('{"type":"subscribe"');
     const last = await socket('v1.json');
-    await until(() => [narrow, many, garbled].every((s) => s.closed() !== undefined), 'three closes');
+    await until('three closes', () => [narrow, many, garbled].every((s) => s.closed() !== undefined), SDK_WAIT_MS);
     await e.stop('SIGTERM');
-    await until(() => last.closed() !== undefined, 'going_away');
+    await until('going_away', () => last.closed() !== undefined, SDK_WAIT_MS);
     for (const s of [narrow, many, garbled, last]) seen.push(s.closed()!);
     expect(seen.map((c) => c.code)).toEqual([CLOSE.forbidden.code, CLOSE.too_many_subscriptions.code, CLOSE.bad_frame.code, CLOSE.going_away.code]);
     for (const c of seen) check('ws-close.json', c);

@@ -6,7 +6,8 @@
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, TEST_HS_SECRET } from '../../engine/auth/testing.ts';
-import { Publisher, range, Recorder, sleep, TestEngine, until } from '../testing/engine.ts';
+import { range, sleep, until } from '../../engine/testing/harness.ts';
+import { Publisher, Recorder, SDK_WAIT_MS, TestEngine } from '../testing/engine.ts';
 import { Client } from './client.ts';
 import { ForbiddenError, UnauthorizedError, UpgradeRefusedError, UsageError } from './errors.ts';
 import type { ClientOptions } from './types.ts';
@@ -68,7 +69,7 @@ describe('tokens against the engine', () => {
     await load.stop();
     for (const a of ['tok:a', 'tok:b'] as const) {
       const last = Math.max(...pub.offsetsOf(a));
-      await until(() => (rec.offsets(a).at(-1) ?? 0) >= last, `${a} to reach ${last}`);
+      await until(`${a} to reach ${last}`, () => (rec.offsets(a).at(-1) ?? 0) >= last, SDK_WAIT_MS);
       expect(rec.offsets(a)).toEqual(range(start[a] + 1, last));
     }
     await c.disconnect();
@@ -100,11 +101,11 @@ describe('tokens against the engine', () => {
     await sub.ready();
     const start = sub.position!.offset;
     const load = stream(['tok:late'], 40);
-    await until(() => codes.includes(4005), '4005', 15_000);
+    await until('4005', () => codes.includes(4005), SDK_WAIT_MS);
     await sleep(1500);
     await load.stop();
     const last = Math.max(...pub.offsetsOf('tok:late'));
-    await until(() => (rec.offsets('tok:late').at(-1) ?? 0) >= last, 'catch up');
+    await until('catch up', () => (rec.offsets('tok:late').at(-1) ?? 0) >= last, SDK_WAIT_MS);
     expect(rec.offsets('tok:late')).toEqual(range(start + 1, last));
     expect(reasons).toContain('expired');
     await c.disconnect();
@@ -121,7 +122,7 @@ describe('tokens against the engine', () => {
     await sleep(7000);
     await load.stop();
     const last = Math.max(...pub.offsetsOf('tok:re'));
-    await until(() => (rec.offsets('tok:re').at(-1) ?? 0) >= last, 'catch up');
+    await until('catch up', () => (rec.offsets('tok:re').at(-1) ?? 0) >= last, SDK_WAIT_MS);
     expect(rec.offsets('tok:re')).toEqual(range(start + 1, last));
     expect(c.stats().reconnects).toBeGreaterThanOrEqual(2);
     await c.disconnect();
@@ -140,7 +141,7 @@ describe('tokens against the engine', () => {
     expect(denied.state).toBe('unsubscribed');
     expect(errors[0]).toBeInstanceOf(ForbiddenError);
     await pub.publish('tok:ok1', 'x');
-    await until(() => rec.offsets('tok:ok1').length === 1, 'delivery on the allowed area');
+    await until('delivery on the allowed area', () => rec.offsets('tok:ok1').length === 1, SDK_WAIT_MS);
     expect(c.stats().reconnects).toBe(0);
     expect(() => c.subscribe('bad area!', rec.handler)).toThrow(UsageError);
     // a move into a forbidden area is refused, and the area moved from stays and can move later

@@ -100,15 +100,8 @@ export class Publisher {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** How long the SDK suites wait for a condition (harness until()): reconnects with backoff take seconds. */
+export const SDK_WAIT_MS = 15_000;
 
 /** What one SDK client got, per area (a message handler that records). */
 export class Recorder {
@@ -122,6 +115,3 @@ export class Recorder {
     return (this.got.get(area) ?? []).map((m) => m.offset);
   }
 }
-
-/** [from..to] */
-export const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
