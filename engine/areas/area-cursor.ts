@@ -185,11 +185,11 @@ export class AreaCursor {
       if (res.next >= 0) {
         return this.finishSliced(step, res).then((done) => {
           if (this.closed) return undefined;
-          this.fannedOut(done, started, readAt, readPerf, r.time);
+          this.fannedOut(done, started, readAt, readPerf, records, k, k + 1);
           return this.onEach(records, k + 1, readAt, readPerf);
         });
       }
-      this.fannedOut(res, started, readAt, readPerf, r.time);
+      this.fannedOut(res, started, readAt, readPerf, records, k, k + 1);
     }
     return undefined;
   }
@@ -230,8 +230,8 @@ export class AreaCursor {
     const started = performance.now();
     const step = (slice: Readonly<Slice>) => fanOutBatch(first, count, framesByFormat, origins, this.slots, this.subs, this.deps.cursors, this.deps.now(), slice);
     const res = step(this.firstSlice(started));
-    if (res.next >= 0) return this.finishSliced(step, res).then((done) => this.fannedOutBatch(done, started, readAt, readPerf, records));
-    this.fannedOutBatch(res, started, readAt, readPerf, records);
+    if (res.next >= 0) return this.finishSliced(step, res).then((done) => this.fannedOut(done, started, readAt, readPerf, records, 0, records.length));
+    this.fannedOut(res, started, readAt, readPerf, records, 0, records.length);
     return undefined;
   }
 
@@ -273,24 +273,13 @@ export class AreaCursor {
     return done;
   }
 
-  /** Metrics and catch-up after one record's fan-out. */
-  private fannedOut(res: Totals, started: number, readAt: number, readPerf: number, time: number): void {
+  /** Metrics and catch-up after the fan-out of records[from..to) (one record, or a whole batch). */
+  private fannedOut(res: Totals, started: number, readAt: number, readPerf: number, records: readonly LogRecord[], from: number, to: number): void {
     if (this.closed) return;
     const { metrics } = this.deps;
     const ended = performance.now();
     metrics.fanoutSeconds.observe((ended - started) / 1000);
-    metrics.stages?.message(time, readAt, readPerf, started, ended);
-    metrics.delivered.inc(res.delivered);
-    if (res.behind > 0) this.catchUpAll();
-  }
-
-  /** Metrics and catch-up after a batch's fan-out. */
-  private fannedOutBatch(res: Totals, started: number, readAt: number, readPerf: number, records: readonly LogRecord[]): void {
-    if (this.closed) return;
-    const { metrics } = this.deps;
-    const ended = performance.now();
-    metrics.fanoutSeconds.observe((ended - started) / 1000);
-    for (let k = 0; k < records.length; k++) metrics.stages?.message(records[k].time, readAt, readPerf, started, ended);
+    for (let k = from; k < to; k++) metrics.stages?.message(records[k].time, readAt, readPerf, started, ended);
     metrics.delivered.inc(res.delivered);
     if (res.behind > 0) this.catchUpAll();
   }
