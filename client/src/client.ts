@@ -15,7 +15,8 @@ import { Link } from './link.ts';
 import { NetworkEvents } from './network.ts';
 import { newStats } from './stats.ts';
 import { MemoryPositionStore } from './stores.ts';
-import { DEFAULT_HISTORY, Subscription, type SubscriptionHost } from './subscription.ts';
+import { resolveAcks, resolveHistory } from './options.ts';
+import { Subscription, type SubscriptionHost } from './subscription.ts';
 import { Waiters } from './waiters.ts';
 import type { ClientEvents, ClientOptions, ClientState, ClientStats, Codec, HistoryOptions, LogLevel, MessageHandler, MoveOptions, PositionStore, SubscriptionOptions, WebSocketCtor } from './types.ts';
 
@@ -57,9 +58,9 @@ export class Client extends Emitter<ClientEvents> {
       this.swapLink?.kill(new AbeError('offline', 'the platform went offline'));
       this.link?.kill(new AbeError('offline', 'the platform went offline'));
     });
-    const acks = opts.acks === true ? { intervalMs: 1000, maxMessages: 100 } : opts.acks ? { intervalMs: opts.acks.intervalMs ?? 1000, maxMessages: opts.acks.maxMessages ?? 100 } : undefined;
+    const acks = resolveAcks(opts.acks);
     if (acks !== undefined && acks.intervalMs >= 4000) this.log('warn', 'acks.intervalMs should stay below the engine --ack-resend-ms (5000 by default), or every batch triggers a resend', { intervalMs: acks.intervalMs });
-    const history: Required<HistoryOptions> | undefined = opts.history === true ? DEFAULT_HISTORY : opts.history ? { ...DEFAULT_HISTORY, ...opts.history } : undefined;
+    const history = resolveHistory(opts.history);
     this.router = new AreaRouter({
       primary: () => this.link,
       swap: () => this.swapLink,

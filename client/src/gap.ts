@@ -4,17 +4,19 @@
  * at a time: a second gap (the link dropped during a fill) abandons the first (generations).
  */
 import { fillFromHistory, type FillResult } from './gap-fill.ts';
+import { DEFAULT_HISTORY } from './options.ts';
 import type { Link } from './link.ts';
 import type { LiveFrame, SubscriptionHost } from './subscription.ts';
 import type { GapContext, GapEvent, HistoryOptions, SubscriptionOptions } from './types.ts';
 
-export const DEFAULT_HISTORY: Required<HistoryOptions> = { maxMessages: 1000, pageSize: 1000, maxBuffer: 10_000 };
 
 /** What the fill needs from its subscription. */
 export interface GapOwner {
   readonly area: string;
   readonly options: SubscriptionOptions;
   readonly host: SubscriptionHost;
+  /** History options resolved (./options.ts); undefined: no history fill. */
+  readonly history: Required<HistoryOptions> | undefined;
   /** The subscription's epoch and dedup bound (./subscription.ts). */
   epoch: string;
   received: number;
@@ -72,8 +74,7 @@ export class GapFill {
       sub.reported({ ...ctx, missed: null, fill: 'none', filled: 0, lost: null });
       return;
     }
-    const o = sub.options.history;
-    const history = o === false ? undefined : o === true ? (sub.host.history ?? DEFAULT_HISTORY) : typeof o === 'object' ? { ...DEFAULT_HISTORY, ...o } : sub.host.history;
+    const history = sub.history;
     const fill: GapEvent['fill'] = sub.options.getState !== undefined ? 'state' : history !== undefined ? 'history' : 'none';
     if (fill === 'none') {
       sub.received = to;

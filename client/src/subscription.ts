@@ -12,9 +12,11 @@ import { Emitter } from './emitter.ts';
 import { AreaError, type AbeError } from './errors.ts';
 import { payloadOf } from './codec.ts';
 import { GapFill, type GapOwner } from './gap.ts';
+import { resolveAcks, resolveHistory } from './options.ts';
 import type { Link, LinkArea } from './link.ts';
 import { Waiters } from './waiters.ts';
 import type {
+  AcksOptions,
   AreaMessage,
   ClientStats,
   GapContext,
@@ -82,6 +84,9 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
   /** unsubscribe({forget:true}): the queue's remaining messages no longer write the store. */
   private forgotten = false;
   private readonly gap: GapFill = new GapFill(this);
+  /** This subscription's ack and history settings, resolved once over the client's (./options.ts). */
+  private readonly acks: Required<AcksOptions> | undefined;
+  readonly history: Required<HistoryOptions> | undefined;
   /** Handlers wait until the area's previous subscription has handled what it had queued (order across re-subscribes). */
   private blocked = false;
   private readonly idleWaiters: (() => void)[] = [];
@@ -93,6 +98,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
     readonly host: SubscriptionHost,
   ) {
     super();
+    this.acks = resolveAcks(options.acks, host.acks);
+    this.history = resolveHistory(options.history, host.history);
     const prev = host.predecessor(area);
     if (prev !== undefined && prev.busy) {
       this.blocked = true;
@@ -297,14 +304,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
 
   // ---- acks ------------------------------------------------------------------------------------
 
-  private ackOptions(): { intervalMs: number; maxMessages: number } | undefined {
-    if (this.options.acks === false) return undefined;
-    if (this.options.acks === true && this.host.acks === undefined) return { intervalMs: 1000, maxMessages: 100 };
-    return this.host.acks;
-  }
-
   private ackProgress(): void {
-    const opts = this.ackOptions();
+    const opts = this.acks;
     if (opts === undefined) return;
     if (++this.sinceAck >= opts.maxMessages) {
       this.flushAck();
@@ -331,7 +332,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
   flushAck(): void {
     this.clearAckTimer();
     this.sinceAck = 0;
-    if (this.ackOptions() === undefined) return;
+    if (this.acks === undefined) return;
     const link = this.host.primary();
     const la = link?.areas.get(this.area);
     if (link === undefined || la === undefined || !la.subscribed || la.leaving || la.epoch !== this.handledEpoch) return;
@@ -430,4 +431,4 @@ export interface LiveFrame {
 }
 type HistoryFrame = LiveFrame;
 
-export { DEFAULT_HISTORY } from './gap.ts';
+
