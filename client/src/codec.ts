@@ -50,7 +50,8 @@ export function checkServerFrame(f: unknown): ServerFrame {
   return o as unknown as ServerFrame;
 }
 
-function base64ToBytes(s: string): Uint8Array {
+/** Standard base64 to bytes (atob: browsers and Node alike). */
+export function base64ToBytes(s: string): Uint8Array {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

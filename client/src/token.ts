@@ -3,6 +3,7 @@
  * `subscribe` globs, to refresh before expiry and to refuse a forbidden area locally (the engine
  * would close the whole connection with 4501, taking every other area down with it).
  */
+import { base64ToBytes } from './codec.ts';
 
 export interface TokenInfo {
   /** NumericDate (s), undefined for an opaque token or one without exp. */
@@ -15,11 +16,7 @@ export interface TokenInfo {
 const OPAQUE: TokenInfo = Object.freeze({ exp: undefined, iat: undefined, subscribe: undefined });
 
 function base64UrlDecode(s: string): string {
-  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4);
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(base64ToBytes(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)));
 }
 
 export function decodeToken(token: string): TokenInfo {
