@@ -87,6 +87,7 @@ describe('parseConfig', () => {
       ringSize: 4096,
       sweepIntervalMs: 250,
       fanoutSliceMs: 5,
+      compression: { level: 6, minBytes: 128, areas: [] },
       ack: { resendAfterMs: 5000, maxResends: 5 },
       tailPollMs: 5,
       shutdownGraceMs: 5000,
@@ -104,8 +105,10 @@ describe('parseConfig', () => {
   it('every config field is set by exactly one option (flag and env)', () => {
     const ints = OPTIONS.filter((o) => o.kind === 'int');
     // Give each int option a distinct value; each must land in its own config leaf.
-    // Options capped below 2000 (ack-max-resends: 255, metrics-top-areas: 1000) get 100+i instead, still distinct.
-    const value = (i: number) => String(((ints[i] as { max?: number }).max ?? Infinity) < 2000 ? 100 + i : 1000 + i);
+    // Options capped below 2000 (ack-max-resends: 255, metrics-top-areas: 1000) get 100+i instead, still distinct;
+    // compression-level (0..9) gets its maximum.
+    const max = (i: number): number => (ints[i] as { max?: number }).max ?? Infinity;
+    const value = (i: number) => String(max(i) < 100 ? max(i) : max(i) < 2000 ? 100 + i : 1000 + i);
     const viaFlag = cfg(ints.map((o, i) => `--${o.flag}=${value(i)}`));
     const viaEnv = cfg([], Object.fromEntries(ints.map((o, i) => [o.env, value(i)])));
     for (const c of [viaFlag, viaEnv]) {
@@ -115,10 +118,12 @@ describe('parseConfig', () => {
         expect(found.includes(n) || found.includes(n * 1000), `--${o.flag} not wired`).toBe(true);
       });
     }
-    const full = cfg(['--auth-hs-secret', SECRET, '--auth-public-key-file', pemFile, '--pulsar-url', 'pulsar://b:6650', '--pulsar-web-url', 'http://b:8081', '--pulsar-token-file', junkFile, '--pulsar-tls-trust-certs-file', pemFile]);
+    const full = cfg(['--compression-areas', 'raw:*=0', '--auth-hs-secret', SECRET, '--auth-public-key-file', pemFile, '--pulsar-url', 'pulsar://b:6650', '--pulsar-web-url', 'http://b:8081', '--pulsar-token-file', junkFile, '--pulsar-tls-trust-certs-file', pemFile]);
     const withToken = cfg(['--pulsar-token', 'tok']);
     expect(withToken.log.pulsar.token).toBe('tok');
-    expect(leaves(full).size + 1).toBe(OPTIONS.length); // --pulsar-token and --pulsar-token-file are exclusive
+    // --pulsar-token and --pulsar-token-file are exclusive; --compression-areas raw:*=0 is two leaves (pattern, level).
+    expect(full.compression.areas).toEqual([{ pattern: 'raw:*', level: 0 }]);
+    expect(leaves(full).size + 1 - 1).toBe(OPTIONS.length);
   });
 
   it('strings, enums and auth via flag and env', () => {

@@ -12,9 +12,10 @@ import { parseArgs } from 'node:util';
 import { FLAPPING_KEYS, type EngineConfig, type FlappingKey, type PulsarConfig } from './config.types.ts';
 import { EngineError } from './errors.ts';
 import { MIN_HS_SECRET_BYTES } from './auth/jwt.ts';
+import { parseAreaLevels } from './areas/compression.ts';
 import { parseNamespace, validateDeadLetterSuffix } from './log/pulsar/topic-names.ts';
 
-type Kind = 'string' | 'int' | 'flappingKeys' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix' | 'mqttSockets';
+type Kind = 'string' | 'int' | 'flappingKeys' | 'level' | 'durability' | 'secret' | 'pemFile' | 'logKind' | 'pulsarUrl' | 'pulsarWebUrl' | 'pulsarClient' | 'pulsarNamespace' | 'token' | 'file' | 'dlqSuffix' | 'mqttSockets' | 'areaLevels';
 
 interface OptionSpec {
   readonly flag: string;
@@ -59,6 +60,9 @@ export const OPTIONS = [
   { flag: 'flapping-by', env: 'FLAPPING_BY', kind: 'flappingKeys', def: 'clientid', meaning: 'what identifies a client for flapping detection, comma-separated: clientid (MQTT client id), subject (token sub; only with per-vehicle tokens), address (remote IP; not behind carrier NAT)' },
   { flag: 'ring-size', env: 'RING_SIZE', kind: 'int', def: '4096', min: 1, meaning: 'recent pre-encoded messages kept in memory per area' },
   { flag: 'fanout-slice-ms', env: 'FANOUT_SLICE_MS', kind: 'int', def: '5', min: 0, max: 1000, meaning: 'while connections are arriving (any in the last 2 s), a fan-out to many subscribers yields the event loop after this long, so the listeners accept in between (libuv accepts one connection per listener per turn); 0 = never' },
+  { flag: 'compression-level', env: 'COMPRESSION_LEVEL', kind: 'int', def: '6', min: 0, max: 9, meaning: 'deflate level for clients that ask for compression (WebSocket v1.json+deflate / v1.msgpack+deflate, MQTT 5 accept-encoding: deflate); each message is compressed once per format; 0 = send uncompressed' },
+  { flag: 'compression-min-bytes', env: 'COMPRESSION_MIN_BYTES', kind: 'int', def: '128', min: 0, meaning: 'frames (MQTT: payloads) shorter than this are sent uncompressed; so is any that deflate shrinks by less than 10%' },
+  { flag: 'compression-areas', env: 'COMPRESSION_AREAS', kind: 'areaLevels', meaning: 'per-area deflate levels, first match wins, e.g. parking:*=9,raw:*=0 (area globs as in token claims); other areas get --compression-level' },
   { flag: 'sweep-interval-ms', env: 'SWEEP_INTERVAL_MS', kind: 'int', def: '250', min: 1, meaning: 'period of the sweep (resends, catch-up, retention, log acks)' },
   { flag: 'ack-resend-ms', env: 'ACK_RESEND_MS', kind: 'int', def: '5000', min: 1, meaning: 'resend unacked messages after this long without ack progress' },
   { flag: 'ack-max-resends', env: 'ACK_MAX_RESENDS', kind: 'int', def: '5', min: 0, max: 255, meaning: 'resends without progress before closing with ack_timeout' },
@@ -173,6 +177,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): { config: E
     ringSize: num('ring-size'),
     sweepIntervalMs: num('sweep-interval-ms'),
     fanoutSliceMs: num('fanout-slice-ms'),
+    compression: {
+      level: num('compression-level'),
+      minBytes: num('compression-min-bytes'),
+      areas: parseAreaLevels(opt('compression-areas') ?? ''),
+    },
     ack: { resendAfterMs: num('ack-resend-ms'), maxResends: num('ack-max-resends') },
     tailPollMs: num('tail-poll-ms'),
     shutdownGraceMs: num('shutdown-grace-ms'),
@@ -270,6 +279,13 @@ function convert(o: OptionSpec, value: string, source: string): string | number 
       if (bytes < MIN_HS_SECRET_BYTES) throw bad(`secret is ${bytes} bytes; HS256 needs at least ${MIN_HS_SECRET_BYTES}`);
       return value;
     }
+    case 'areaLevels':
+      try {
+        parseAreaLevels(value);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
+      return value;
     case 'mqttSockets':
       if (value !== 'raw' && value !== 'net') throw bad(`"${value}" must be raw or net`);
       return value;

@@ -1,3 +1,5 @@
+import type { CompressionSettings } from './areas/compression.ts';
+
 /** The resolved configuration. Only config.ts knows flags and env vars; everything else gets this. */
 export interface EngineConfig {
   readonly host: string;
@@ -37,6 +39,8 @@ export interface EngineConfig {
   readonly sweepIntervalMs: number;
   /** A fan-out yields the event loop after this long (0 = never) [areas/fan-out.ts Slice]. */
   readonly fanoutSliceMs: number;
+  /** Deflate for clients that ask for it [areas/compression.ts]. */
+  readonly compression: CompressionSettings;
   readonly ack: {
     /** Resend unacked messages after this long without an ack advancing. */
     readonly resendAfterMs: number;

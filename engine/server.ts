@@ -4,6 +4,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { Compressor } from './areas/compression.ts';
 import { FormatTable } from './areas/encoding.ts';
 import { AreaRegistry } from './areas/registry.ts';
 import { AreaService } from './areas/service.ts';
@@ -21,7 +22,7 @@ import { loadUws } from './transports/uws.ts';
 import { mountMqtt, type MqttEndpoint } from './transports/mqtt/mount.ts';
 import { Admission } from './transports/shared/admission.ts';
 import { mountWsEndpoint, type WsEndpoint } from './transports/ws/endpoint.ts';
-import { wsJsonEncoder, wsMsgpackEncoder } from './transports/ws/message-encoders.ts';
+import { registerWsFormats } from './transports/ws/message-encoders.ts';
 
 export interface Engine {
   readonly port: number;
@@ -72,8 +73,8 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
   await log.open();
 
   const formats = new FormatTable();
-  const jsonFormat = formats.add(wsJsonEncoder);
-  const msgpackFormat = formats.add(wsMsgpackEncoder);
+  const compressor = new Compressor(config.compression, metrics.compression);
+  const wsFormatOf = registerWsFormats(formats, compressor);
 
   const admission = new Admission(config.admission, metrics.admission, logger.child({ component: 'admission' }), now);
   const areaLogger = logger.child({ component: 'areas' });
@@ -113,7 +114,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
       maxFramesPerSecond: config.limits.maxFramesPerSecond,
       maxConnections: config.limits.maxConnections,
       maxBackpressureBytes: config.limits.maxBackpressureBytes,
-      formats: { json: jsonFormat, msgpack: msgpackFormat },
+      formatOf: wsFormatOf,
       admission,
     },
   );
@@ -122,6 +123,7 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
     service,
     auth,
     formats,
+    compressor,
     metrics,
     logger: logger.child({ component: 'mqtt' }),
     now,

@@ -3,6 +3,7 @@
  * the area cursor reads it, and all subscribers of that format share the bytes
  * [DESIGN "Encode once"].
  */
+import type { Compressor } from './compression.ts';
 import { jsonOfValue, unpackValue } from './msgpack-value.ts';
 import type { LogRecord } from '../log/types.ts';
 
@@ -11,7 +12,18 @@ export class PayloadView {
   private cachedValue: unknown = undefined;
   private decoded = false;
   private cachedJson: string | undefined;
+  /** deflated(): undefined = not computed yet; null = compression does not pay. */
+  private cachedDeflated: Uint8Array | null | undefined = undefined;
   constructor(readonly record: LogRecord) {}
+
+  /**
+   * The payload bytes as published, compressed once for every format that sends them so
+   * (MQTT 5 deflate formats); undefined when compression does not pay for this payload.
+   */
+  deflated(compressor: Compressor, encoder: string, area: string): Uint8Array | undefined {
+    if (this.cachedDeflated === undefined) this.cachedDeflated = compressor.deflate(encoder, area, this.record.payload) ?? null;
+    return this.cachedDeflated ?? undefined;
+  }
 
   /** The payload as a JS value: parsed JSON, unpacked msgpack, or the raw bytes (binary). */
   value(): unknown {

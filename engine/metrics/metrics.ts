@@ -10,6 +10,7 @@
  * label (connections) so they stay apart after the merge. dashboards/README.md lists them all.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CompressionMetrics } from '../areas/compression.ts';
 import type { AreaMetrics, CounterLike } from '../areas/metrics.ts';
 import type { AreaGaugeSink } from '../areas/registry.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING } from '../areas/virtual-cursors.ts';
@@ -62,6 +63,8 @@ export interface EngineMetrics {
   /** Connects refused by admission control (transports/shared/admission.ts). */
   readonly admission: AdmissionMetrics;
   readonly stages: StageTimings;
+  /** Deflate of the compressed formats (areas/compression.ts). */
+  readonly compression: CompressionMetrics;
   readonly lag: SubscriberLag;
   readonly areaTop: AreaTop;
   readonly worker: string;
@@ -128,6 +131,10 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
   const connectRefusals = counter('connect_refusals_total', 'Connects refused by --max-connect-rate or a flapping ban, by listener and reason', ['listener', 'reason']);
   const flappingBans = counter('flapping_bans_total', 'Clients banned for flapping (too many connects in the window), by the key that went over', ['key']);
 
+  const compressedFrames = counter('compression_frames_total', 'Frames (MQTT: payloads) offered to deflate, by encoder and result: compressed, too_small (--compression-min-bytes), no_gain (saves < 10%), off (area level 0)', ['encoder', 'result']);
+  const compressionBytes = counter('compression_bytes_total', 'Bytes of the frames deflate compressed, before (in) and after (out), by encoder: the ratio is out / in', ['encoder', 'side']);
+  const compressionSeconds = counter('compression_seconds_total', 'Time spent in deflate, by encoder (once per message per format, never per subscriber)', ['encoder']);
+  const compressedFrameOf = cachedChildren((key: string) => compressedFrames.labels(...(key.split(' ') as [string, string])));
   const stages = new StageTimings(r);
   const lag = new SubscriberLag(r);
   const areaTop = new AreaTop(options.topAreas ?? DEFAULT_TOP_AREAS, r);
@@ -182,6 +189,12 @@ export function createMetrics(options: MetricsOptions = {}): EngineMetrics {
     },
     httpErrors: cachedChildren((code: ErrorCode) => httpErrors.labels(code)),
     stages,
+    compression: {
+      frames: (encoder, result) => compressedFrameOf(`${encoder} ${result}`),
+      bytesIn: cachedChildren((encoder: string) => compressionBytes.labels(encoder, 'in')),
+      bytesOut: cachedChildren((encoder: string) => compressionBytes.labels(encoder, 'out')),
+      seconds: cachedChildren((encoder: string) => compressionSeconds.labels(encoder)),
+    },
     lag,
     areaTop,
     worker,

@@ -18,6 +18,8 @@ export interface StoredSubscription {
   readonly nl?: boolean;
   /** Retain As Published [MQTT-3.3.1-13]. */
   readonly rap?: boolean;
+  /** Payload compression asked for at SUBSCRIBE (absent: false) [issue 16]. */
+  readonly deflate?: boolean;
   /** The wildcard filter that made this area's subscription (absent: an exact `areas/{area}`). */
   readonly via?: string;
   /** A shared subscription membership: its filter `$share/{group}/areas/{area}`; positions are the group's. */
@@ -46,7 +48,7 @@ export interface StoredSession {
   /** QoS 2 packet ids the client acknowledged with PUBREC, awaiting its PUBCOMP: PUBREL is resent [MQTT-4.4.0-1]. */
   readonly qos2Releasing?: readonly number[];
   /** Wildcard filters and their options: they keep meeting new areas after a resume. */
-  readonly wildcards?: readonly { readonly filter: string; readonly qos: 0 | 1 | 2; readonly nl: boolean; readonly rap: boolean }[];
+  readonly wildcards?: readonly { readonly filter: string; readonly qos: 0 | 1 | 2; readonly nl: boolean; readonly rap: boolean; readonly deflate?: boolean }[];
 }
 
 export interface RetainedMessage {

@@ -1,18 +1,22 @@
 /**
  * TEST HELPERS ONLY: the vehicle client of the e2e suites, on the `ws` package. Records every
  * server frame (decoded per subprotocol, with arrival time) and awaits conditions with timeouts.
+ * The `+deflate` subprotocols are decoded with Node's zlib (inflateRaw after the 0xC1 marker):
+ * a decoder written by others, so the engine's frames are checked against the format, not
+ * against the engine's own idea of it.
  */
+import { inflateRawSync } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import WebSocket from 'ws';
 
 /** Default bound for every wait in the e2e suites. */
 export const WAIT_MS = 10_000;
 
-export type Protocol = 'v1.json' | 'v1.msgpack';
+export type Protocol = 'v1.json' | 'v1.msgpack' | 'v1.json+deflate' | 'v1.msgpack+deflate';
 
 export interface VehicleOptions {
-  /** Subprotocol offered; default v1.json. `null` offers none. */
-  protocol?: Protocol | string | null;
+  /** Subprotocol(s) offered, in order; default v1.json. `null` offers none. */
+  protocol?: Protocol | string | readonly string[] | null;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
   /** Sent as `?access_token=`. */
@@ -50,6 +54,10 @@ export class Vehicle {
   readonly binary: boolean[] = [];
   /** Date.now() when each frame arrived, parallel to `frames`. */
   readonly arrivals: number[] = [];
+  /** Bytes of each frame as it came over the wire, parallel to `frames`. */
+  readonly sizes: number[] = [];
+  /** Whether each frame came compressed (0xC1 + raw DEFLATE), parallel to `frames`. */
+  readonly compressed: boolean[] = [];
   closeInfo: CloseInfo | undefined;
   private readonly waiters = new Set<Waiter>();
 
@@ -58,14 +66,21 @@ export class Vehicle {
     readonly protocol: string,
   ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const deflate = ws.protocol.endsWith('+deflate');
+      const compressed = deflate && isBinary && data[0] === 0xc1;
       let f: Frame;
       try {
-        f = (isBinary ? unpack(data) : JSON.parse(data.toString('utf8'))) as Frame;
+        const bytes = compressed ? inflateRawSync(data.subarray(1)) : data;
+        // +deflate: every frame is binary, its format is the base subprotocol's; v1: binary = msgpack.
+        const msgpack = deflate ? ws.protocol.startsWith('v1.msgpack') : isBinary;
+        f = (msgpack ? unpack(bytes) : JSON.parse(bytes.toString('utf8'))) as Frame;
       } catch {
         f = { type: '<undecodable>', raw: data.toString('hex') };
       }
       this.frames.push(f);
       this.binary.push(isBinary);
+      this.sizes.push(data.byteLength);
+      this.compressed.push(compressed);
       this.arrivals.push(Date.now());
       this.wake();
     });
@@ -83,8 +98,9 @@ export class Vehicle {
     const protocol = opts.protocol === undefined ? 'v1.json' : opts.protocol;
     const headers: Record<string, string> = {};
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    const ws = new WebSocket(vehicleUrl(wsUrl, opts.queryToken), protocol === null ? [] : [protocol], { headers });
-    const v = new Vehicle(ws, protocol ?? '');
+    const offered = protocol === null ? [] : typeof protocol === 'string' ? [protocol] : [...protocol];
+    const ws = new WebSocket(vehicleUrl(wsUrl, opts.queryToken), offered, { headers });
+    const v = new Vehicle(ws, offered.join(', '));
     return new Promise((resolvePromise, reject) => {
       const timer = setTimeout(() => reject(new Error('websocket open timed out')), WAIT_MS);
       ws.once('open', () => {
@@ -106,8 +122,9 @@ export class Vehicle {
     });
   }
 
+  /** Client frames go as msgpack: the subprotocol the engine chose (what was offered until the upgrade). */
   get isMsgpack(): boolean {
-    return this.protocol === 'v1.msgpack';
+    return (this.ws.protocol || this.protocol).startsWith('v1.msgpack');
   }
 
   /** Sends a client frame encoded per the subprotocol. */

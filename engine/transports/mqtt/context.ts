@@ -1,4 +1,5 @@
 /** The narrow context MQTT handlers get: no reaching into the server or the log. */
+import type { Compressor } from '../../areas/compression.ts';
 import type { CounterLike } from '../../areas/metrics.ts';
 import type { AreaRegistry } from '../../areas/registry.ts';
 import type { AreaService } from '../../areas/service.ts';
@@ -58,6 +59,8 @@ export interface MqttContext {
   readonly auth: Authenticator;
   readonly sessions: SessionStore;
   readonly formats: MqttFormats;
+  /** For frames built outside the ring (retained messages) of subscriptions that asked for deflate. */
+  readonly compressor: Compressor;
   readonly settings: MqttSettings;
   readonly metrics: MqttMetrics;
   readonly logger: Logger;

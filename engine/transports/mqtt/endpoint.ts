@@ -4,6 +4,7 @@
  * (token expiry, drained sockets, session checkpoints, session expiry; keepalive has its own timer
  * per connection, see keepalive.ts).
  */
+import type { Compressor } from '../../areas/compression.ts';
 import type { Packet } from 'mqtt-packet';
 import type { HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { AreaRegistry } from '../../areas/registry.ts';
@@ -32,6 +33,7 @@ export interface MqttDeps {
   readonly auth: Authenticator;
   readonly sessions: SessionStore;
   readonly formats: MqttFormats;
+  readonly compressor: Compressor;
   readonly metrics: MqttMetrics;
   readonly logger: Logger;
   readonly now: () => number;

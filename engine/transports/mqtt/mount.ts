@@ -15,6 +15,7 @@ import { LmdbSessionStore } from '../../sessions/lmdb.ts';
 import type { SessionStore } from '../../sessions/types.ts';
 import type { MqttSettings } from './context.ts';
 import { registerMqttFormats } from './encoders.ts';
+import type { Compressor } from '../../areas/compression.ts';
 import { startMqtt, type MqttEndpoint } from './endpoint.ts';
 import { createMqttMetrics, type MqttHostMetrics } from './metrics.ts';
 import type { Admission } from '../shared/admission.ts';
@@ -26,6 +27,8 @@ export interface MountMqttDeps {
   readonly service: AreaService;
   readonly auth: Authenticator;
   readonly formats: FormatTable;
+  /** Payload compression for MQTT 5 subscriptions that ask for it. */
+  readonly compressor: Compressor;
   readonly metrics: MqttHostMetrics;
   readonly logger: Logger;
   readonly now: () => number;
@@ -71,7 +74,8 @@ export async function mountMqtt(app: TemplatedApp, config: EngineConfig, deps: M
       service: deps.service,
       auth: deps.auth,
       sessions,
-      formats: registerMqttFormats(deps.formats),
+      formats: registerMqttFormats(deps.formats, deps.compressor),
+      compressor: deps.compressor,
       metrics: createMqttMetrics(deps.metrics),
       logger: deps.logger,
       now: deps.now,

@@ -10,6 +10,10 @@
  * `lean` leaves out everything the engine adds on its own (the `offset` and `time` User
  * Properties, a Content Type or Payload Format Indicator the publisher never set), for clients
  * whose Maximum Packet Size leaves no room for them [MQTT-3.1.2-24].
+ *
+ * A compressed payload keeps the Content Type (what it is once inflated, as HTTP's Content-Type
+ * beside Content-Encoding) but never a Payload Format Indicator of 1: deflate output is not
+ * UTF-8, and a receiver may check that it is [MQTT-3.3.2-4].
  */
 import type { LogRecord } from '../../log/types.ts';
 import { afterVarint } from './framer.ts';
@@ -39,7 +43,15 @@ export interface PublishShape {
   readonly qos: Qos;
   readonly retain: boolean;
   readonly lean: boolean;
+  /**
+   * 5.0: the payload compressed (areas/compression.ts), sent instead of it with the User Property
+   * `content-encoding: deflate`; undefined when it did not pay (the payload goes as it is).
+   */
+  readonly compressed?: Uint8Array;
 }
+
+/** The User Property of a compressed payload (also in lean frames: without it the payload is unreadable). */
+export const CONTENT_ENCODING: readonly [string, string] = ['content-encoding', 'deflate'];
 
 function varIntSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
@@ -79,16 +91,17 @@ export function encodePublish(area: string, r: PublishSource, shape: PublishShap
   if (v5) {
     if (r.expiresAt !== 0) propsLen += 5;
     contentType = h?.contentType ?? (shape.lean ? undefined : CONTENT_TYPES[r.contentType]);
-    utf8 = h?.utf8 === true || (!shape.lean && h?.contentType === undefined && r.contentType === 'json');
+    utf8 = shape.compressed === undefined && (h?.utf8 === true || (!shape.lean && h?.contentType === undefined && r.contentType === 'json'));
     if (utf8) propsLen += 2;
     if (contentType !== undefined) propsLen += 3 + Buffer.byteLength(contentType);
     if (h?.responseTopic !== undefined) propsLen += 3 + Buffer.byteLength(h.responseTopic);
     if (h?.correlationData !== undefined) propsLen += 3 + h.correlationData.byteLength;
     user = h?.userProperties ?? [];
     if (!shape.lean) user = [...user, ['offset', String(r.offset)], ['time', String(r.time)]];
+    if (shape.compressed !== undefined) user = [...user, CONTENT_ENCODING];
     for (const [k, v] of user) propsLen += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
   }
-  const payload = r.payload;
+  const payload = shape.compressed ?? r.payload;
   const remaining = 2 + topicLen + (shape.qos > 0 ? 2 : 0) + (v5 ? varIntSize(propsLen) + propsLen : 0) + payload.byteLength;
   const buf = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
   // --- bytes ---

@@ -15,7 +15,7 @@ export function snapshotOf(conn: MqttConnection, now: number): StoredSession {
     if (s.slot >= 0 && !s.detached) {
       const pos = s.cursor!.positionOf(s.slot);
       const cp = checkpoint(s.qos, pos.acked, pos.sent, s.dupUpTo);
-      subscriptions.push({ area: s.area, qos: s.qos, nl: s.options.nl, rap: s.options.rap, ...(s.via !== undefined && { via: s.via }), epoch: s.epoch, acked: cp.acked, sent: cp.sent });
+      subscriptions.push({ area: s.area, qos: s.qos, nl: s.options.nl, rap: s.options.rap, ...(s.options.deflate && { deflate: true }), ...(s.via !== undefined && { via: s.via }), epoch: s.epoch, acked: cp.acked, sent: cp.sent });
     } else if (s.stored !== undefined) {
       subscriptions.push(s.stored);
     }
@@ -23,7 +23,7 @@ export function snapshotOf(conn: MqttConnection, now: number): StoredSession {
   for (const [filter, m] of conn.shares ?? []) {
     if (m.group === undefined || m.detached) continue;
     const pos = m.group.position();
-    subscriptions.push({ area: m.area, qos: m.qos, rap: m.options.rap, share: filter, epoch: m.group.epoch, acked: pos.acked, sent: pos.acked });
+    subscriptions.push({ area: m.area, qos: m.qos, rap: m.options.rap, ...(m.options.deflate && { deflate: true }), share: filter, epoch: m.group.epoch, acked: pos.acked, sent: pos.acked });
   }
   const qos2Received = conn.qos2Received === undefined ? [] : [...conn.qos2Received.keys()];
   const qos2Releasing = conn.inflight.releasing;

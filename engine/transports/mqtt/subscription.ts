@@ -19,6 +19,8 @@ export interface SubscriptionOptions {
   readonly nl: boolean;
   /** Retain As Published [MQTT-3.3.1-13]. */
   readonly rap: boolean;
+  /** Payloads compressed when it pays (5.0: SUBSCRIBE User Property accept-encoding: deflate). */
+  readonly deflate: boolean;
 }
 
 export class MqttSubscription implements Subscriber {

@@ -41,7 +41,7 @@ export function expandWildcard(ctx: MqttContext, conn: MqttConnection, filter: s
       }
       return;
     }
-    const sub = new MqttSubscription(conn, area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }), filter);
+    const sub = new MqttSubscription(conn, area, options, ctx.formats.format(conn, options), filter);
     conn.subs.set(area, sub);
     attachAgain(ctx, conn, sub, since, () => {
       // Existing areas behave like a new subscription: retained message per Retain Handling (0 and 1: send).

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AreaCursor } from '../../areas/area-cursor.ts';
 import { ANONYMOUS } from '../../auth/jwt.ts';
 import { WsConnection, type SubscriptionEntry, type SubscriptionRef } from './connection.ts';
+import { SUBPROTOCOLS } from './protocol.ts';
 
 const ref = (area: string, slot: number): SubscriptionRef => ({ cursor: { id: area } as AreaCursor, slot });
 
@@ -12,7 +13,7 @@ describe('WsConnection subscriptions (first one inline, the rest in a Map)', () 
     const op = fc.record({ kind: fc.constantFrom('begin', 'resolve', 'delete', 'clear'), area: fc.constantFrom(...areas), slot: fc.nat(100) });
     fc.assert(
       fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-        const conn = new WsConnection(ANONYMOUS, 'json', 0, () => {});
+        const conn = new WsConnection(ANONYMOUS, SUBPROTOCOLS['v1.json'], 0, () => {});
         const model = new Map<string, SubscriptionEntry>();
         const ids = new Set<number>();
         for (const o of ops) {
@@ -53,7 +54,7 @@ describe('WsConnection subscriptions (first one inline, the rest in a Map)', () 
 describe('WsConnection details', () => {
 
   it('moving between areas (subscribe B, unsubscribe A): B moves inline and the ack fast path sees it', () => {
-    const conn = new WsConnection(ANONYMOUS, 'json', 0, () => {});
+    const conn = new WsConnection(ANONYMOUS, SUBPROTOCOLS['v1.json'], 0, () => {});
     const a = ref('A', 1);
     const b = ref('B', 2);
     conn.setSubscription(a);
@@ -69,7 +70,7 @@ describe('WsConnection details', () => {
   });
 
   it('remoteAddress is "" before open and after the socket is gone (no uWS access)', () => {
-    const conn = new WsConnection(ANONYMOUS, 'json', 0, () => {});
+    const conn = new WsConnection(ANONYMOUS, SUBPROTOCOLS['v1.json'], 0, () => {});
     expect(conn.remoteAddress).toBe('');
     conn.ws = {
       getRemoteAddressAsText: () => {

@@ -13,7 +13,7 @@ import type { AreaCursor } from '../../areas/area-cursor.ts';
 import { WRITE_DROPPED, type Subscriber } from '../../areas/subscriber.ts';
 import type { Principal } from '../../auth/types.ts';
 import { CLOSE, type CloseReason, type ErrorCode } from '../../errors.ts';
-import { encodeControl, type ServerControl, type WireFormat } from './protocol.ts';
+import { encodeControl, type ServerControl, type Subprotocol } from './protocol.ts';
 
 export interface SubscriptionRef {
   readonly cursor: AreaCursor;
@@ -73,8 +73,9 @@ export class WsConnection implements Subscriber {
 
   constructor(
     readonly principal: Principal,
-    readonly wireFormat: WireFormat,
-    /** Index into the FormatTable for this wire format. */
+    /** The negotiated subprotocol (shared object: one pointer per connection). */
+    readonly wire: Subprotocol,
+    /** Index into the FormatTable for this subprotocol's message frames. */
     readonly format: number,
     private readonly onClose: CloseListener,
   ) {}
@@ -171,7 +172,7 @@ export class WsConnection implements Subscriber {
 
   write(frame: Uint8Array): number {
     if (this.closed || this.ws === undefined) return WRITE_DROPPED;
-    return this.ws.send(frame, this.wireFormat === 'msgpack', false);
+    return this.ws.send(frame, this.wire.binary, false);
   }
 
   /** Several frames in one corked uWS write: one syscall for the whole run. */
@@ -181,7 +182,7 @@ export class WsConnection implements Subscriber {
     batchFrames = frames;
     batchFrom = from;
     batchTo = to;
-    batchBinary = this.wireFormat === 'msgpack';
+    batchBinary = this.wire.binary;
     batchWritten = 0;
     this.ws.cork(writeBatchCorked);
     batchWs = undefined;
@@ -196,7 +197,7 @@ export class WsConnection implements Subscriber {
   /** Control frames (subscribed, error, pong). Their delivery is not tracked by any cursor. */
   sendControl(frame: ServerControl): void {
     if (this.closed || this.ws === undefined) return;
-    this.ws.send(encodeControl(frame, this.wireFormat), this.wireFormat === 'msgpack', false);
+    this.ws.send(encodeControl(frame, this.wire.format), this.wire.binary, false);
   }
 
   sendError(code: ErrorCode, message: string, area?: string): void {

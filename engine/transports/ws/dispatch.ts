@@ -35,7 +35,7 @@ export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsCo
   if (sole !== null) {
     // The ack fast path (./ack-frame.ts): the connection's only area, recognised byte by byte.
     const bytes = new Uint8Array(data);
-    const json = conn.wireFormat === 'json';
+    const json = conn.wire.format === 'json';
     if (json !== isBinary) {
       const offset = json ? matchJsonAck(bytes, sole.cursor.id) : matchMsgpackAck(bytes, sole.cursor.id);
       if (offset !== NOT_AN_ACK) {
@@ -46,7 +46,7 @@ export function dispatchFrame(ctx: WsContext, limits: DispatchLimits, conn: WsCo
   }
   let frame: ClientFrame;
   try {
-    frame = decodeClientFrame(data, isBinary, conn.wireFormat);
+    frame = decodeClientFrame(data, isBinary, conn.wire.format);
   } catch (err) {
     ctx.metrics.badInput('bad_frame').inc();
     conn.close('bad_frame', isEngineError(err) ? err.message : 'undecodable frame');

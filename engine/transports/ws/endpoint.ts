@@ -16,13 +16,16 @@ import { refuseUnsupportedWsVersion } from '../shared/ws-upgrade.ts';
 import { WsConnection, type WsUserData } from './connection.ts';
 import type { WsContext } from './context.ts';
 import { dispatchFrame, type DispatchLimits } from './dispatch.ts';
-import { chooseSubprotocol, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type WireFormat } from './protocol.ts';
+import { chooseSubprotocol, SUBPROTOCOLS, type Subprotocol } from './protocol.ts';
 
 export interface WsEndpointOptions extends DispatchLimits {
   readonly maxConnections: number;
   readonly maxBackpressureBytes: number;
-  /** FormatTable indices of the two v1 formats. */
-  readonly formats: { readonly json: number; readonly msgpack: number };
+  /**
+   * The FormatTable index of a subprotocol's message frames; activates a lazy one (the
+   * `+deflate` formats are encoded only once a connection has asked for them).
+   */
+  readonly formatOf: (wire: Subprotocol) => number;
   /** Connect rate and flapping bans, shared with MQTT (../shared/admission.ts). */
   readonly admission: Admission;
 }
@@ -87,11 +90,11 @@ export function mountWsEndpoint(
       const address = opts.admission.needsAddress ? Buffer.from(res.getRemoteAddressAsText()).toString() : '';
       const gate = opts.admission.admitConnect('ws', address);
       if (gate !== undefined) return refuseUpgrade(res, refusals, gate, { address });
-      const wire: WireFormat | undefined = chooseSubprotocol(protocolHeader);
-      if (wire === undefined) return refuse(res, 'bad_request', `subprotocol must be ${SUBPROTOCOL_JSON} or ${SUBPROTOCOL_MSGPACK}`);
+      const wire = chooseSubprotocol(protocolHeader);
+      if (wire === undefined) return refuse(res, 'bad_request', `subprotocol must be one of ${Object.keys(SUBPROTOCOLS).join(', ')}`);
       const token = bearerToken(authorization) ?? (queryToken === '' ? undefined : queryToken);
-      const format = wire === 'json' ? opts.formats.json : opts.formats.msgpack;
-      const chosen = protocolHeader.trim() === '' ? '' : wire === 'json' ? SUBPROTOCOL_JSON : SUBPROTOCOL_MSGPACK;
+      const format = opts.formatOf(wire);
+      const chosen = protocolHeader.trim() === '' ? '' : wire.name;
       // A connect storm presents tokens already verified (or none in dev mode): upgrade in this
       // callback, with no promise or closures that would outlive it [issue 6].
       const known = auth.authenticateKnown?.(token);

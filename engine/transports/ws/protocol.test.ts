@@ -300,36 +300,50 @@ describe('decodeClientFrame: frame kind must match the subprotocol', () => {
 });
 
 describe('chooseSubprotocol', () => {
+  const name = (header: string): string | undefined => chooseSubprotocol(header)?.name;
+
   it('picks the first protocol we speak, in the client order', () => {
-    expect(chooseSubprotocol('v1.json')).toBe('json');
-    expect(chooseSubprotocol('v1.msgpack')).toBe('msgpack');
-    expect(chooseSubprotocol('v1.msgpack, v1.json')).toBe('msgpack');
-    expect(chooseSubprotocol('v1.json,v1.msgpack')).toBe('json');
-    expect(chooseSubprotocol('mqtt, v1.msgpack')).toBe('msgpack');
-    expect(chooseSubprotocol('  v1.json  ')).toBe('json');
-    expect(chooseSubprotocol('chat,  v2.json ,v1.json')).toBe('json');
+    expect(name('v1.json')).toBe('v1.json');
+    expect(name('v1.msgpack')).toBe('v1.msgpack');
+    expect(name('v1.msgpack, v1.json')).toBe('v1.msgpack');
+    expect(name('v1.json,v1.msgpack')).toBe('v1.json');
+    expect(name('mqtt, v1.msgpack')).toBe('v1.msgpack');
+    expect(name('  v1.json  ')).toBe('v1.json');
+    expect(name('chat,  v2.json ,v1.json')).toBe('v1.json');
+    expect(name('v1.json+deflate, v1.json')).toBe('v1.json+deflate');
+    expect(name('v1.msgpack+deflate,v1.msgpack')).toBe('v1.msgpack+deflate');
+    expect(name('v1.json, v1.json+deflate')).toBe('v1.json');
+  });
+
+  it('the +deflate variants: base format for client frames, binary server frames', () => {
+    expect(chooseSubprotocol('v1.json+deflate')).toEqual({ name: 'v1.json+deflate', format: 'json', deflate: true, binary: true });
+    expect(chooseSubprotocol('v1.msgpack+deflate')).toEqual({ name: 'v1.msgpack+deflate', format: 'msgpack', deflate: true, binary: true });
+    expect(chooseSubprotocol('v1.json')).toEqual({ name: 'v1.json', format: 'json', deflate: false, binary: false });
+    expect(chooseSubprotocol('v1.msgpack')).toEqual({ name: 'v1.msgpack', format: 'msgpack', deflate: false, binary: true });
   });
 
   it('no header means the default JSON protocol', () => {
-    expect(chooseSubprotocol('')).toBe('json');
-    expect(chooseSubprotocol('   ')).toBe('json');
+    expect(name('')).toBe('v1.json');
+    expect(name('   ')).toBe('v1.json');
   });
 
   it('an offer without any protocol we speak is refused', () => {
-    expect(chooseSubprotocol('mqtt')).toBeUndefined();
-    expect(chooseSubprotocol('V1.JSON')).toBeUndefined();
-    expect(chooseSubprotocol('v1.json2, v1')).toBeUndefined();
-    expect(chooseSubprotocol(',')).toBeUndefined();
+    expect(name('mqtt')).toBeUndefined();
+    expect(name('V1.JSON')).toBeUndefined();
+    expect(name('v1.json2, v1')).toBeUndefined();
+    expect(name(',')).toBeUndefined();
+    expect(name('v1.json+gzip, deflate')).toBeUndefined();
+    expect(name('toString, constructor, __proto__')).toBeUndefined();
   });
 
   it('property: the result is the first known entry of the offer, or undefined', () => {
-    const name = fc.oneof(fc.constantFrom('v1.json', 'v1.msgpack', 'mqtt', 'v2.json', 'chat'), fc.string({ maxLength: 8 }).filter((s) => !s.includes(',')));
+    const known = ['v1.json', 'v1.msgpack', 'v1.json+deflate', 'v1.msgpack+deflate'];
+    const entry = fc.oneof(fc.constantFrom(...known, 'mqtt', 'v2.json', 'chat', 'toString'), fc.string({ maxLength: 8 }).filter((s) => !s.includes(',')));
     fc.assert(
-      fc.property(fc.array(name, { minLength: 1, maxLength: 5 }), fc.constantFrom(',', ', ', ' , '), (names, sep) => {
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 5 }), fc.constantFrom(',', ', ', ' , '), (names, sep) => {
         const header = names.join(sep);
         fc.pre(header.trim() !== '');
-        const first = names.map((n) => n.trim()).find((n) => n === 'v1.json' || n === 'v1.msgpack');
-        expect(chooseSubprotocol(header)).toBe(first === 'v1.json' ? 'json' : first === 'v1.msgpack' ? 'msgpack' : undefined);
+        expect(name(header)).toBe(names.map((n) => n.trim()).find((n) => known.includes(n)));
       }),
       { numRuns: 500 },
     );

@@ -1,6 +1,13 @@
 /**
  * WebSocket protocol v1: client frame decoding/validation and server control frames.
- * Subprotocols: `v1.json` (text frames) and `v1.msgpack` (binary frames, same fields).
+ * Subprotocols: `v1.json` (text frames) and `v1.msgpack` (binary frames, same fields), and their
+ * compressed variants `v1.json+deflate` and `v1.msgpack+deflate` [issue 16]: every server frame
+ * is binary; one whose first byte is COMPRESSED_MARKER (0xC1) is that byte followed by the v1
+ * frame compressed with raw DEFLATE (RFC 1951, what `DecompressionStream('deflate-raw')` takes);
+ * any other first byte starts the v1 frame itself (control frames, and messages too small to
+ * gain). 0xC1 can start neither: it is never the first byte of UTF-8 JSON text (an overlong
+ * lead byte, RFC 3629 §4) nor of MessagePack (the one "never used" byte of the spec). Client
+ * frames are those of the base subprotocol, uncompressed.
  * Anything that does not decode to one of the four client frames is EngineError('bad_frame').
  */
 import { pack, unpack } from 'msgpackr';
@@ -8,7 +15,29 @@ import { EngineError, type ErrorCode } from '../../errors.ts';
 
 export const SUBPROTOCOL_JSON = 'v1.json';
 export const SUBPROTOCOL_MSGPACK = 'v1.msgpack';
+export const SUBPROTOCOL_JSON_DEFLATE = 'v1.json+deflate';
+export const SUBPROTOCOL_MSGPACK_DEFLATE = 'v1.msgpack+deflate';
 export type WireFormat = 'json' | 'msgpack';
+
+/** What a connection speaks: one shared object per subprotocol (a connection holds a pointer). */
+export interface Subprotocol {
+  readonly name: string;
+  /** The base format of every frame (client frames, and server frames once inflated). */
+  readonly format: WireFormat;
+  /** Server message frames may be compressed (COMPRESSED_MARKER). */
+  readonly deflate: boolean;
+  /** Server frames go out as binary WebSocket frames. */
+  readonly binary: boolean;
+}
+
+const subprotocol = (name: string, format: WireFormat, deflate: boolean): Subprotocol => Object.freeze({ name, format, deflate, binary: format === 'msgpack' || deflate });
+
+export const SUBPROTOCOLS: Readonly<Record<string, Subprotocol>> = Object.freeze({
+  [SUBPROTOCOL_JSON]: subprotocol(SUBPROTOCOL_JSON, 'json', false),
+  [SUBPROTOCOL_MSGPACK]: subprotocol(SUBPROTOCOL_MSGPACK, 'msgpack', false),
+  [SUBPROTOCOL_JSON_DEFLATE]: subprotocol(SUBPROTOCOL_JSON_DEFLATE, 'json', true),
+  [SUBPROTOCOL_MSGPACK_DEFLATE]: subprotocol(SUBPROTOCOL_MSGPACK_DEFLATE, 'msgpack', true),
+});
 
 export type ClientFrame =
   | { readonly type: 'subscribe'; readonly area: string; readonly since?: { readonly offset: number; readonly epoch: string } }
@@ -19,13 +48,16 @@ export type ClientFrame =
 const MAX_EPOCH_LENGTH = 64;
 const MAX_AREA_LENGTH = 128;
 
-/** Picks the subprotocol from the client's offer, in the client's order. Undefined: none offered we speak. */
-export function chooseSubprotocol(header: string): WireFormat | undefined {
-  if (header.trim() === '') return 'json';
+/**
+ * Picks the subprotocol from the client's offer, in the client's order (RFC 6455 §4.2.2: the
+ * server selects one of the offered values). No offer at all means v1.json. Undefined: none
+ * offered we speak.
+ */
+export function chooseSubprotocol(header: string): Subprotocol | undefined {
+  if (header.trim() === '') return SUBPROTOCOLS[SUBPROTOCOL_JSON];
   for (const p of header.split(',')) {
-    const name = p.trim();
-    if (name === SUBPROTOCOL_JSON) return 'json';
-    if (name === SUBPROTOCOL_MSGPACK) return 'msgpack';
+    const found = Object.hasOwn(SUBPROTOCOLS, p.trim()) ? SUBPROTOCOLS[p.trim()] : undefined;
+    if (found !== undefined) return found;
   }
   return undefined;
 }

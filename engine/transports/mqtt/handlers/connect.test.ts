@@ -7,6 +7,7 @@
  */
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
+import { Compressor, DEFAULT_COMPRESSION } from '../../../areas/compression.ts';
 import type { CounterLike } from '../../../areas/metrics.ts';
 import type { AreaRegistry } from '../../../areas/registry.ts';
 import type { AreaService } from '../../../areas/service.ts';
@@ -69,6 +70,8 @@ class FakeTransport implements MqttTransport {
 
 const counter: CounterLike = { inc: () => undefined };
 
+const compressor = new Compressor(DEFAULT_COMPRESSION);
+
 function context(auth: Authenticator): MqttContext {
   const logger = createLogger('silent');
   return {
@@ -76,7 +79,8 @@ function context(auth: Authenticator): MqttContext {
     service: {} as AreaService,
     auth,
     sessions: new MemorySessionStore(),
-    formats: registerMqttFormats(new FormatTable()),
+    formats: registerMqttFormats(new FormatTable(), compressor),
+    compressor,
     settings: {
       maxPacketBytes: 65_536,
       maxPayloadBytes: 60_000,

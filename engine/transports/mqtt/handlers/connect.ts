@@ -184,8 +184,8 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
       resumeShare(ctx, conn, st);
       continue;
     }
-    const options = { qos: st.qos, nl: st.nl === true, rap: st.rap === true };
-    const sub = new MqttSubscription(conn, st.area, options, ctx.formats.format({ version: conn.version, qos: st.qos, rap: options.rap, lean: conn.lean }), st.via);
+    const options = { qos: st.qos, nl: st.nl === true, rap: st.rap === true, deflate: st.deflate === true };
+    const sub = new MqttSubscription(conn, st.area, options, ctx.formats.format(conn, options), st.via);
     const from = resumeFrom(st.qos, st.acked, st.sent);
     sub.stored = st;
     sub.dupUpTo = from.dupUpTo;
@@ -194,7 +194,7 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
   }
   if (stored.wildcards === undefined || stored.wildcards.length === 0) return;
   // Wildcards go on meeting areas; those that appeared while the session was away come from their start.
-  const wildcards = new Map(stored.wildcards.map((w) => [w.filter, { qos: w.qos, nl: w.nl, rap: w.rap }]));
+  const wildcards = new Map(stored.wildcards.map((w) => [w.filter, { qos: w.qos, nl: w.nl, rap: w.rap, deflate: w.deflate === true }]));
   conn.wildcards = wildcards;
   ctx.wildcards.areas(ctx).then(
     (areas) => {
@@ -208,8 +208,8 @@ function resumeSession(ctx: MqttContext, conn: MqttConnection, stored: StoredSes
 function resumeShare(ctx: MqttContext, conn: MqttConnection, st: StoredSubscription): void {
   const f = parseFilter(st.share!);
   if (f.kind !== 'shared' || f.area === undefined) return;
-  const options = { qos: Math.min(st.qos, 1) as 0 | 1, nl: false, rap: st.rap === true };
-  const member = new MqttSubscription(conn, f.area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }));
+  const options = { qos: Math.min(st.qos, 1) as 0 | 1, nl: false, rap: st.rap === true, deflate: st.deflate === true };
+  const member = new MqttSubscription(conn, f.area, options, ctx.formats.format(conn, options));
   (conn.shares ??= new Map()).set(st.share!, member);
   joinShared(ctx, member, f.group!, { epoch: st.epoch, offset: st.acked }).then(
     (ok) => {

@@ -9,6 +9,11 @@
  * announced in CONNACK, MQTT 5 §3.2.2.3.12: it would make the shared bytes differ per subscriber).
  * A No Local subscription on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
  * After the SUBACK: the area's retained message, then the cursor replays/delivers.
+ *
+ * Compression [issue 16]: a 5.0 SUBSCRIBE carrying the User Property `accept-encoding` with the
+ * token `deflate` (comma-separated, case-insensitive, as HTTP's Accept-Encoding) gets compressed
+ * payloads on every filter it subscribes (properties belong to the packet, MQTT 5 §3.8.2.1);
+ * each compressed PUBLISH says so with `content-encoding: deflate` (../encoders.ts).
  */
 import type { ISubscribePacket } from 'mqtt-packet';
 import type { Since } from '../../../areas/registry.ts';
@@ -86,9 +91,10 @@ function planSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePack
     ctx.metrics.badInput(reason).inc();
     codes.push(v5 ? MQTT_REASON[reason].v5 : V4_FAILURE);
   };
+  const deflate = v5 && acceptsDeflate(p.properties?.userProperties);
   for (const req of p.subscriptions) {
     const f = parseFilter(req.topic);
-    const options = { qos: req.qos as Qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true };
+    const options = { qos: req.qos as Qos, nl: v5 && req.nl === true, rap: v5 && req.rap === true, deflate };
     if (f.kind === 'shared') {
       if (f.area === undefined) refuse('wildcard_subscriptions_not_supported');
       else if (options.nl) return void conn.fail('protocol_error', 'No Local on a shared subscription [MQTT-3.8.3-4]');
@@ -98,7 +104,7 @@ function planSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePack
       else {
         // At most QoS 1 (shared-group.ts: QoS 2 would tie a message to one member across reconnects).
         const o = { ...options, qos: Math.min(req.qos, 1) as Qos };
-        const member = new MqttSubscription(conn, f.area, o, ctx.formats.format({ version: conn.version, qos: o.qos, rap: o.rap, lean: conn.lean }));
+        const member = new MqttSubscription(conn, f.area, o, ctx.formats.format(conn, o));
         (conn.shares ??= new Map()).set(req.topic, member);
         codes.push(o.qos);
         plan.shares.push({ filter: req.topic, member, group: f.group!, index: codes.length - 1 });
@@ -121,6 +127,16 @@ function planSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePack
   return plan;
 }
 
+/** The User Property accept-encoding (any occurrence, as mqtt-packet folds repeats into an array) lists deflate. */
+export function acceptsDeflate(user: Readonly<Record<string, string | string[]>> | undefined): boolean {
+  if (user === undefined || !Object.hasOwn(user, 'accept-encoding')) return false;
+  const v = user['accept-encoding'];
+  for (const value of Array.isArray(v) ? v : [v]) {
+    for (const token of String(value).split(',')) if (token.trim().toLowerCase() === 'deflate') return true;
+  }
+  return false;
+}
+
 /** An exact `areas/{area}` filter: the same subscription again, or a new one (with other options, continuing where the old one was acked). */
 function exact(ctx: MqttContext, conn: MqttConnection, area: string, options: SubscriptionOptions, retainHandling: number, index: number): Granted {
   const existing = conn.subs.get(area);
@@ -128,7 +144,7 @@ function exact(ctx: MqttContext, conn: MqttConnection, area: string, options: Su
     return { sub: existing, attach: false, retainHandling, isNew: false, index };
   }
   let since: Since | undefined;
-  const sub = new MqttSubscription(conn, area, options, ctx.formats.format({ version: conn.version, qos: options.qos, rap: options.rap, lean: conn.lean }));
+  const sub = new MqttSubscription(conn, area, options, ctx.formats.format(conn, options));
   if (existing !== undefined) {
     // Same area, other options [MQTT-3.8.4-3]: the new subscription continues where the old one was acked.
     if (existing.slot >= 0 && existing.cursor !== undefined) {
@@ -163,5 +179,5 @@ async function afterSuback(ctx: MqttContext, conn: MqttConnection, plan: Plan, a
 }
 
 function sameOptions(a: MqttSubscription['options'], b: MqttSubscription['options']): boolean {
-  return a.qos === b.qos && a.nl === b.nl && a.rap === b.rap;
+  return a.qos === b.qos && a.nl === b.nl && a.rap === b.rap && a.deflate === b.deflate;
 }

@@ -1,0 +1,187 @@
+/**
+ * Compression [issue 16], end to end on real sockets with clients nobody here wrote: `ws` with
+ * Node's zlib for the WebSocket `+deflate` subprotocols (engine/testing/vehicle.ts), MQTT.js for
+ * MQTT 5 payload compression. Checks: negotiation (old clients unchanged), one compression per
+ * message however many subscribers, realistic alerts shrink, small / incompressible / level-0
+ * areas go plain, resume from the ring and from the log, acks, retained messages.
+ */
+import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeAlert } from '../../loadtest/alerts.ts';
+import { metric, publishOk, range, startTestEngine, until, type TestEngine, type Vehicle } from '../testing/harness.ts';
+import { mqttConnect, type TestMqtt } from './mqtt-support.ts';
+
+let t: TestEngine;
+
+beforeAll(async () => {
+  // A small ring, so a resume further back than 8 messages reads the log (FormatTable.encodeOne).
+  t = await startTestEngine(['--ring-size', '8', '--compression-areas', 'raw:*=0']);
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+/** Realistic alerts (loadtest/alerts.ts) of about `size` bytes, as JSON values. */
+const alerts = (count: number, size: number, from = 1): unknown[] => range(from, from + count - 1).map((i) => JSON.parse(makeAlert(1_765_000_000_000_000 + i, false, i, size).toString()) as unknown);
+
+async function publishAll(area: string, values: readonly unknown[]): Promise<void> {
+  for (const v of values) await publishOk(t.base, area, v);
+}
+
+/** Wire size of each message frame of `area`, in arrival order. */
+function messageSizes(v: Vehicle, area: string): { size: number; compressed: boolean }[] {
+  const out: { size: number; compressed: boolean }[] = [];
+  v.frames.forEach((f, i) => {
+    if (f.type === 'message' && f.area === area) out.push({ size: v.sizes[i], compressed: v.compressed[i] });
+  });
+  return out;
+}
+
+const compressedCount = (encoder: string): Promise<number> => metric(t.base, 'abe_compression_frames_total', { encoder, result: 'compressed' }).then((n) => n ?? 0);
+
+describe('websocket +deflate subprotocols', () => {
+  it.each([
+    ['v1.json+deflate', 'v1.json', 'ws-json-deflate'],
+    ['v1.msgpack+deflate', 'v1.msgpack', 'ws-msgpack-deflate'],
+  ] as const)('%s: same messages as %s, compressed once for every subscriber', async (deflate, plain, encoder) => {
+    const area = `city:alerts-${plain}`;
+    const before = await compressedCount(encoder);
+    const zs = await Promise.all([t.connect({ protocol: deflate }), t.connect({ protocol: deflate }), t.connect({ protocol: deflate })]);
+    const p = await t.connect({ protocol: plain });
+    for (const v of [...zs, p]) await v.subscribe(area);
+    expect(zs[0].ws.protocol).toBe(deflate);
+    const values = alerts(12, 4096);
+    await publishAll(area, values);
+    const plainGot = await p.waitMessages(area, 12);
+    for (const z of zs) {
+      const got = await z.waitMessages(area, 12);
+      expect(got.map((m) => m.offset)).toEqual(range(1, 12));
+      expect(got.map((m) => m.data)).toEqual(values);
+      expect(got).toEqual(plainGot);
+      // Every server frame is binary; the `subscribed` control frame is not compressed.
+      expect(new Set(z.binary)).toEqual(new Set([true]));
+      expect(z.compressed[z.frames.findIndex((f) => f.type === 'subscribed')]).toBe(false);
+    }
+    const zSizes = messageSizes(zs[0], area);
+    const pSizes = messageSizes(p, area);
+    expect(zSizes.every((s) => s.compressed)).toBe(true);
+    const ratio = zSizes.reduce((a, s) => a + s.size, 0) / pSizes.reduce((a, s) => a + s.size, 0);
+    expect(ratio).toBeLessThan(0.5);
+    // Once per message, not per subscriber: 12 compressions for 3 subscribers.
+    expect((await compressedCount(encoder)) - before).toBe(12);
+  });
+
+  it('an old client (v1.json, or no subprotocol) is unchanged next to compressed ones', async () => {
+    const area = 'city:mixed';
+    const z = await t.connect({ protocol: 'v1.json+deflate' });
+    const old = await t.connect({ protocol: 'v1.json' });
+    const none = await t.connect({ protocol: null });
+    for (const v of [z, old, none]) await v.subscribe(area);
+    await publishAll(area, alerts(3, 2048));
+    for (const v of [old, none]) {
+      const got = await v.waitMessages(area, 3);
+      expect(got.map((m) => m.offset)).toEqual([1, 2, 3]);
+      expect(new Set(v.binary)).toEqual(new Set([false]));
+      expect(v.compressed.some(Boolean)).toBe(false);
+    }
+    expect((await z.waitMessages(area, 3)).map((m) => m.offset)).toEqual([1, 2, 3]);
+    // A client offering the compressed variant first and plain second gets what it put first.
+    const both = await t.connect({ protocol: ['v1.msgpack+deflate', 'v1.msgpack'] });
+    expect(both.ws.protocol).toBe('v1.msgpack+deflate');
+  });
+
+  it('small frames, incompressible payloads and level-0 areas go uncompressed (binary, no marker)', async () => {
+    const z = await t.connect({ protocol: 'v1.msgpack+deflate' });
+    await z.subscribe('city:small');
+    await z.subscribe('city:noise');
+    await z.subscribe('raw:feed');
+    await publishOk(t.base, 'city:small', { n: 1 }); // a ~60-byte frame: under --compression-min-bytes
+    const noise = randomBytes(2048);
+    await publishOk(t.base, 'city:noise', noise, { contentType: 'application/octet-stream' });
+    await publishAll('raw:feed', alerts(2, 4096));
+    const small = await z.waitMessages('city:small', 1);
+    const binary = await z.waitMessages('city:noise', 1);
+    const raw = await z.waitMessages('raw:feed', 2);
+    expect(small[0].data).toEqual({ n: 1 });
+    expect(Buffer.from(binary[0].data as Uint8Array).equals(noise)).toBe(true);
+    expect(raw.map((m) => m.offset)).toEqual([1, 2]);
+    for (const area of ['city:small', 'city:noise', 'raw:feed']) expect(messageSizes(z, area).some((s) => s.compressed)).toBe(false);
+    expect(await metric(t.base, 'abe_compression_frames_total', { encoder: 'ws-msgpack-deflate', result: 'too_small' })).toBeGreaterThanOrEqual(1);
+    expect(await metric(t.base, 'abe_compression_frames_total', { encoder: 'ws-msgpack-deflate', result: 'no_gain' })).toBeGreaterThanOrEqual(1);
+    expect(await metric(t.base, 'abe_compression_frames_total', { encoder: 'ws-msgpack-deflate', result: 'off' })).toBeGreaterThanOrEqual(2);
+  });
+
+  it('resume replays compressed frames from the ring and from the log, then live; acks count', async () => {
+    const area = 'city:resume-z';
+    const a = await t.connect({ protocol: 'v1.json+deflate' });
+    const sub = await a.subscribe(area);
+    await publishAll(area, alerts(3, 3000));
+    await a.waitMessages(area, 3);
+    a.send({ type: 'ack', area, offset: 3 });
+    await until('the ack', async () => ((await metric(t.base, 'abe_acks_total')) ?? 0) >= 1);
+    a.close();
+    // 20 more while away: more than the ring (8) holds, so the replay reads the log.
+    await publishAll(area, alerts(20, 3000, 4));
+    const b = await t.connect({ protocol: 'v1.json+deflate' });
+    const resumed = await b.subscribe(area, { epoch: String(sub.epoch), offset: 3 });
+    expect(resumed).toMatchObject({ recovered: true });
+    await publishAll(area, alerts(2, 3000, 24));
+    const got = await b.waitMessages(area, 22);
+    expect(got.map((m) => m.offset)).toEqual(range(4, 25));
+    expect(got.map((m) => m.data)).toEqual(alerts(22, 3000, 4));
+    expect(messageSizes(b, area).every((s) => s.compressed)).toBe(true);
+  });
+});
+
+describe('mqtt 5 payload compression', () => {
+  const clients: TestMqtt[] = [];
+  const url = (): string => `mqtt://127.0.0.1:${t.mqttPort}`;
+  afterAll(async () => {
+    for (const c of clients) await c.end(true).catch(() => undefined);
+  });
+  const connect = async (clientId: string, version: 4 | 5 = 5): Promise<TestMqtt> => {
+    const c = await mqttConnect(url(), { protocolVersion: version, clientId });
+    clients.push(c);
+    return c;
+  };
+
+  it('accept-encoding: deflate on SUBSCRIBE gets deflated payloads marked content-encoding; others get them as published', async () => {
+    const area = 'city:mqtt-z';
+    const topic = `areas/${area}`;
+    const z = await connect('z5');
+    const plain = await connect('p5');
+    const v4 = await connect('p4', 4);
+    // A retained message (offset 1), built outside the ring when a subscription starts.
+    const retained = alerts(1, 3000, 100)[0];
+    await plain.client.publishAsync(topic, JSON.stringify(retained), { qos: 1, retain: true });
+    await z.client.subscribeAsync(topic, { qos: 1, properties: { userProperties: { 'accept-encoding': 'gzip, Deflate' } } });
+    await plain.client.subscribeAsync(topic, { qos: 1 });
+    await v4.client.subscribeAsync(topic, { qos: 1 });
+    const values = [...alerts(5, 4096, 1), { n: 6 }];
+    await publishAll(area, values);
+    const live = (c: TestMqtt): TestMqtt['received'] => c.received.filter((r) => r.topic === topic && !r.packet.retain);
+    await until('6 messages each', () => [z, plain, v4].every((c) => live(c).length >= 6));
+    const zGot = live(z);
+    for (let i = 0; i < 6; i++) {
+      const r = zGot[i];
+      const user = r.packet.properties?.userProperties ?? {};
+      const small = i === 5; // {n:6} is under --compression-min-bytes: as published, unmarked
+      expect(user['content-encoding']).toBe(small ? undefined : 'deflate');
+      expect(user.offset).toBe(String(i + 2));
+      expect(r.packet.properties?.contentType).toBe('application/json');
+      // Deflate output is not UTF-8: no Payload Format Indicator 1 on it [MQTT-3.3.2-4].
+      expect(r.packet.properties?.payloadFormatIndicator).toBe(small ? true : undefined);
+      expect(JSON.parse((small ? r.payload : inflateRawSync(r.payload)).toString())).toEqual(values[i]);
+      if (!small) expect(r.payload.byteLength).toBeLessThan(live(plain)[i].payload.byteLength / 2);
+    }
+    const kept = z.received.find((r) => r.topic === topic && r.packet.retain);
+    expect(kept?.packet.properties?.userProperties?.['content-encoding']).toBe('deflate');
+    expect(JSON.parse(inflateRawSync(kept!.payload).toString())).toEqual(retained);
+    for (const c of [plain, v4]) {
+      const got = live(c);
+      expect(got.map((r) => JSON.parse(r.payload.toString()) as unknown)).toEqual(values);
+      expect(got.some((r) => r.packet.properties?.userProperties?.['content-encoding'] !== undefined)).toBe(false);
+    }
+  });
+});
