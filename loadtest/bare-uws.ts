@@ -109,6 +109,13 @@ if (workers > 1 && cluster.isPrimary) {
     maxBackpressure: 64 * 1024 * 1024, // never skip a socket: this is the "no policy" baseline
     idleTimeout: 120,
     sendPingsAutomatically: true,
+    // Speaks v1.json only, like an engine from before the +deflate subprotocols [issue 16]: from an
+    // offer such as "v1.json+deflate, v1.json" it picks v1.json, and the vehicles read plain frames.
+    upgrade: (res, req, context) => {
+      const offered = req.getHeader('sec-websocket-protocol').split(',').map((p) => p.trim());
+      const chosen = offered.includes('v1.json') ? 'v1.json' : '';
+      res.upgrade({}, req.getHeader('sec-websocket-key'), chosen, req.getHeader('sec-websocket-extensions'), context);
+    },
     message: (ws, data) => {
       let f: { type?: string; area?: string };
       try {

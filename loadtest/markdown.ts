@@ -33,7 +33,11 @@ export type TableRow = Pick<
   | 'deliveriesPerSecond'
   | 'engine'
 > &
-  Partial<Pick<RunResult, 'aggregatedPublishLatency50pct' | 'aggregatedPublishLatency99pct' | 'processes'>>;
+  Partial<Pick<RunResult, 'aggregatedPublishLatency50pct' | 'aggregatedPublishLatency99pct' | 'processes' | 'loadGenerator'>>;
+
+/** Wire bytes per message frame the vehicles read (undefined for results without the counts). */
+const bytesPerDelivery = (r: TableRow): number | undefined => (r.loadGenerator === undefined || r.loadGenerator.frames === 0 ? undefined : r.loadGenerator.bytes / r.loadGenerator.frames);
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? '-' : `${n(a / b, 2)}x`);
 
 const HEADER = [
   '| Scenario | Vehicles | Transport | Target | Processes | Message | Acks | Avg | P50 | P99 | P99.9 | Max | Connect all | Lost / dup / out-of-order | Deliveries/s | Target CPU | RSS per connection |',
@@ -66,7 +70,9 @@ export function comparisonMarkdown(rows: readonly TableRow[], title = 'Compariso
     if (eng !== undefined && bare !== undefined) {
       ratios.push(
         `${w}: engine / bare deliveries per second ${n((100 * eng.deliveriesPerSecond) / Math.max(1, bare.deliveriesPerSecond), 1)}%, ` +
-          `P99 ${n(eng.aggregatedEndToEndLatency99pct, 1)} / ${n(bare.aggregatedEndToEndLatency99pct, 1)} ms (${n(eng.aggregatedEndToEndLatency99pct / Math.max(0.001, bare.aggregatedEndToEndLatency99pct), 2)}x)`,
+          `P99 ${n(eng.aggregatedEndToEndLatency99pct, 1)} / ${n(bare.aggregatedEndToEndLatency99pct, 1)} ms (${n(eng.aggregatedEndToEndLatency99pct / Math.max(0.001, bare.aggregatedEndToEndLatency99pct), 2)}x), ` +
+          `target CPU ${n(eng.engine?.cpuSeconds, 1)} / ${n(bare.engine?.cpuSeconds, 1)} s (${ratio(eng.engine?.cpuSeconds, bare.engine?.cpuSeconds)}), ` +
+          `bytes per delivery ${n(bytesPerDelivery(eng))} / ${n(bytesPerDelivery(bare))} B (${ratio(bytesPerDelivery(eng), bytesPerDelivery(bare))})`,
       );
     }
   }

@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import { build, type Histogram } from 'hdr-histogram-js';
+import { makeAlert } from './alerts.ts';
 import { makePayload, nowUs } from './message-parse.ts';
 
 export interface PublisherTarget {
@@ -48,6 +49,8 @@ export interface PublishStats {
 export interface ScheduleOptions {
   readonly areas: readonly string[];
   readonly messageSize: number;
+  /** Padding (makePayload) or realistic alerts (./alerts.ts); default padding. */
+  readonly payload?: 'padding' | 'alerts';
   /** Messages per second, or 'max': as fast as the slowest normal reader takes them (see `window`). */
   readonly rate: number | 'max';
   /** 'max' only: messages per area published ahead of `floors()` (the slowest reader's last offset). */
@@ -151,7 +154,7 @@ export async function runPublishSchedule(sender: Sender, o: ScheduleOptions): Pr
   const publishOne = async (i: number, warm: boolean): Promise<void> => {
     const areaIndex = i % o.areas.length;
     const sentAtUs = nowUs();
-    const body = makePayload(sentAtUs, warm, i, o.messageSize);
+    const body = o.payload === 'alerts' ? makeAlert(sentAtUs, warm, i, o.messageSize) : makePayload(sentAtUs, warm, i, o.messageSize);
     const retryUntil = performance.now() + (o.retryForMs ?? 0);
     let r = await sender.send(areaIndex, body, o.retryForMs === undefined ? undefined : `m${i}`);
     while ('error' in r && performance.now() < retryUntil && !o.shouldStop()) {

@@ -213,6 +213,7 @@ export async function runTarget(cli: Cli, target: TargetSpec, outBase: string): 
     {
       areas,
       messageSize: s.messageSize,
+      payload: s.payload,
       rate: s.producerRate,
       window: s.maxInFlightMessages,
       floors,

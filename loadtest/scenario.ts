@@ -10,8 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
-/** WebSocket v1 (JSON / msgpack) and MQTT 5 at QoS 0 / 1 (the engine's MQTT listener, or any broker). */
-export const TRANSPORTS = ['ws-json', 'ws-msgpack', 'mqtt-qos0', 'mqtt-qos1'] as const;
+/**
+ * WebSocket v1 (JSON / msgpack; -deflate: offering v1.json+deflate / v1.msgpack+deflate first,
+ * the plain subprotocol second) and MQTT 5 at QoS 0 / 1 (the engine's MQTT listener, or any broker).
+ */
+export const TRANSPORTS = ['ws-json', 'ws-msgpack', 'ws-json-deflate', 'ws-msgpack-deflate', 'mqtt-qos0', 'mqtt-qos1'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 export interface Scenario {
@@ -21,6 +24,11 @@ export interface Scenario {
   readonly areas: number;
   /** Payload bytes per message (the JSON body the publisher POSTs). */
   readonly messageSize: number;
+  /**
+   * What the payloads are: "padding" (default: a stamp and 'x' padding, makePayload) or "alerts"
+   * (realistic road / lane / parking-bay alerts of at most messageSize bytes, ./alerts.ts [issue 16]).
+   */
+  readonly payload?: 'padding' | 'alerts';
   /**
    * Messages per second over all areas (OMB producerRate), or "max": publish as fast as the
    * vehicles take it (at most `maxInFlightMessages` per area ahead of the slowest normal reader).
@@ -75,6 +83,7 @@ export interface Scenario {
 const REQUIRED = ['name', 'areas', 'messageSize', 'producerRate', 'durationSeconds', 'warmupSeconds', 'connections', 'acks'] as const;
 const OPTIONAL = [
   'description',
+  'payload',
   'transport',
   'transportMix',
   'vehiclesPerWorker',
@@ -100,7 +109,7 @@ export const DEFAULTS = {
 } as const;
 
 export type ResolvedScenario = Scenario &
-  Required<Pick<Scenario, keyof typeof DEFAULTS | 'engineWorkers' | 'maxInFlightMessages' | 'reconnectOnClose'>> & {
+  Required<Pick<Scenario, keyof typeof DEFAULTS | 'engineWorkers' | 'maxInFlightMessages' | 'reconnectOnClose' | 'payload'>> & {
     /** transportMix, or {transport: 1}, as a list. */
     readonly mix: readonly { readonly transport: Transport; readonly share: number }[];
   };
@@ -159,6 +168,7 @@ export function validateScenario(obj: Record<string, unknown>, where = 'scenario
   if (typeof obj.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(obj.name)) throw new Error(`${where}: "name" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}`);
   if (typeof obj.acks !== 'boolean') throw new Error(`${where}: "acks" must be true or false`);
   if (obj.description !== undefined && typeof obj.description !== 'string') throw new Error(`${where}: "description" must be a string`);
+  if (obj.payload !== undefined && obj.payload !== 'padding' && obj.payload !== 'alerts') throw bad('payload', '"padding" or "alerts"', obj.payload);
   if (obj.reconnectOnClose !== undefined && typeof obj.reconnectOnClose !== 'boolean') throw bad('reconnectOnClose', 'true or false', obj.reconnectOnClose);
 
   const isTransport = (t: unknown): t is Transport => TRANSPORTS.includes(t as Transport);
@@ -184,6 +194,7 @@ export function validateScenario(obj: Record<string, unknown>, where = 'scenario
     ...(typeof obj.description === 'string' && { description: obj.description }),
     areas: int('areas', 1, 100_000),
     messageSize: int('messageSize', 64, 1_048_576),
+    payload: obj.payload === undefined ? 'padding' : (obj.payload as 'padding' | 'alerts'),
     producerRate,
     durationSeconds: num('durationSeconds', 1, 24 * 3600),
     warmupSeconds: num('warmupSeconds', 0, 3600),

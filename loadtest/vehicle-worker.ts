@@ -26,7 +26,7 @@ function send(msg: WorkerMessage): void {
 
 /** Codec per transport (see vehicle-codec.ts). */
 function codecFor(t: Transport, m: WorkerInit, tokens: ReadonlyMap<number, string>): VehicleCodec {
-  if (t === 'ws-json' || t === 'ws-msgpack') return new WsVehicleCodec(t);
+  if (t !== 'mqtt-qos0' && t !== 'mqtt-qos1') return new WsVehicleCodec(t);
   if (m.mqtt === undefined) throw new Error(`transport ${t}: the target has no MQTT port`);
   return new MqttVehicleCodec({
     transport: t,

@@ -71,7 +71,7 @@ const PROTOCOL_HEADER = /\r\nsec-websocket-protocol:[ \t]*([^\r]*?)[ \t]*\r\n/i;
  * length (frames may follow it). Same rules as checkUpgrade: status 101, Sec-WebSocket-Accept
  * equal to `accept`, Sec-WebSocket-Protocol equal to `protocol` when one was asked for.
  */
-export function verifyUpgrade(buf: Buffer, start: number, end: number, accept: string, protocol?: string): number {
+export function verifyUpgrade(buf: Buffer, start: number, end: number, accept: string, protocol?: string | readonly string[]): number {
   const rel = buf.subarray(start, end).indexOf(HEAD_END);
   if (rel < 0) return -1;
   const at = start + rel;
@@ -79,16 +79,21 @@ export function verifyUpgrade(buf: Buffer, start: number, end: number, accept: s
   const head = buf.toString('latin1', start, at + 2);
   if (!STATUS_101.test(head)) return 0;
   if (ACCEPT_HEADER.exec(head)?.[1] !== accept) return 0;
-  if (protocol !== undefined && PROTOCOL_HEADER.exec(head)?.[1] !== protocol) return 0;
+  if (protocol !== undefined && !acceptable(PROTOCOL_HEADER.exec(head)?.[1], protocol)) return 0;
   return at + 4 - start;
 }
 
 /** Checks a 101 answer; returns an error text, or undefined when the upgrade is good. */
-export function checkUpgrade(a: UpgradeAnswer, key: string, protocol?: string): string | undefined {
+/** The server's chosen subprotocol is the one asked for, or one of those offered. */
+function acceptable(chosen: string | undefined, protocol: string | readonly string[]): boolean {
+  return chosen !== undefined && (typeof protocol === 'string' ? chosen === protocol : protocol.includes(chosen));
+}
+
+export function checkUpgrade(a: UpgradeAnswer, key: string, protocol?: string | readonly string[]): string | undefined {
   if (a.status !== 101) return `upgrade refused: ${a.summary}`;
   if (a.headers.get('sec-websocket-accept') !== expectedAccept(key)) return 'bad Sec-WebSocket-Accept';
-  if (protocol !== undefined && a.headers.get('sec-websocket-protocol') !== protocol) {
-    return `server chose subprotocol "${a.headers.get('sec-websocket-protocol') ?? ''}", asked for ${protocol}`;
+  if (protocol !== undefined && !acceptable(a.headers.get('sec-websocket-protocol'), protocol)) {
+    return `server chose subprotocol "${a.headers.get('sec-websocket-protocol') ?? ''}", asked for ${typeof protocol === 'string' ? protocol : protocol.join(' or ')}`;
   }
   return undefined;
 }

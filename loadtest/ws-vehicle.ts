@@ -1,5 +1,6 @@
 /**
- * Protocol v1 over WebSocket for the swarm's vehicles (subprotocol v1.json or v1.msgpack), on the
+ * Protocol v1 over WebSocket for the swarm's vehicles (subprotocol v1.json or v1.msgpack, or
+ * their +deflate variants offered before the plain one: ws-json-deflate), on the
  * minimal RFC 6455 client codec of ./ws-codec.ts: upgrade with a checked Sec-WebSocket-Accept,
  * frames scanned in place in the shared read buffer (only a frame split across reads is copied,
  * into a pooled buffer sized for that frame), message frames not decoded (./message-parse.ts),
@@ -11,7 +12,14 @@
  * accept, subprotocol), by a scan of the head in the read buffer (./ws-codec.ts verifyUpgrade).
  * The first subscribe per area and the ack frame per area are prebuilt (an ack writes only its
  * offset's bytes into a masked copy).
+ *
+ * +deflate [issue 16]: a frame starting with 0xC1 is inflated (Node's zlib) and then read like a
+ * plain one. Every vehicle of a process gets the same bytes for a message, so each process
+ * inflates a frame once and checks every other copy against it byte for byte (Inflated): the
+ * load generator shares 10,000 vehicles' CPU on 2 cores, and 10,000 identical inflates would
+ * measure the generator, not the engine (a real vehicle inflates its one copy).
  */
+import { inflateRawSync } from 'node:zlib';
 import { pack, unpack } from 'msgpackr';
 import { MESSAGE, parseJsonMessage, parseMsgpackMessage, type ParsedMessage } from './message-parse.ts';
 import type { CodecHost, VehicleCodec } from './vehicle-codec.ts';
@@ -76,10 +84,45 @@ export function fillRest(v: Vehicle, src: Buffer, start: number, end: number, ne
 
 const parsed: ParsedMessage = { offset: 0, time: 0, sentAtUs: 0, warm: 0 };
 
+/** First byte of a compressed frame in the +deflate subprotocols (engine/areas/compression.ts). */
+const COMPRESSED_MARKER = 0xc1;
+const INFLATED_KEPT = 16;
+
+/**
+ * The last frames this process inflated, each with its inflated bytes: a frame equal byte for
+ * byte to one of them is not inflated again. Copies of the frames are kept (the read buffer is
+ * shared and reused).
+ */
+class Inflated {
+  private readonly frames: Buffer[] = [];
+  private readonly plain: Buffer[] = [];
+  private next = 0;
+  inflates = 0;
+
+  of(buf: Buffer, s: number, e: number): Buffer {
+    const len = e - s;
+    for (let i = 0; i < this.frames.length; i++) {
+      const f = this.frames[i];
+      if (f.length === len && buf.compare(f, 0, len, s, e) === 0) return this.plain[i];
+    }
+    const plain = inflateRawSync(buf.subarray(s + 1, e));
+    this.inflates++;
+    this.frames[this.next] = Buffer.from(buf.subarray(s, e));
+    this.plain[this.next] = plain;
+    this.next = (this.next + 1) % INFLATED_KEPT;
+    return plain;
+  }
+}
+
 export class WsVehicleCodec implements VehicleCodec {
   readonly transport;
   private readonly json: boolean;
+  /** Offers the +deflate variant first (the plain one second, which an older server picks). */
+  private readonly deflate: boolean;
+  private readonly inflated = new Inflated();
+  /** What the upgrade request offers, and the answers accepted. */
   private readonly protocol: string;
+  private readonly accepted: readonly string[];
   private readonly opcode: number;
   private readonly subscribeFrames = new Map<number, Buffer>();
   private readonly ackEncoders: NumberFrameEncoder[] = [];
@@ -91,10 +134,13 @@ export class WsVehicleCodec implements VehicleCodec {
   private readonly onFrameBound: (v: Vehicle, fin: boolean, opcode: number, buf: Buffer, s: number, e: number) => void;
   private host!: CodecHost;
 
-  constructor(transport: 'ws-json' | 'ws-msgpack') {
+  constructor(transport: 'ws-json' | 'ws-msgpack' | 'ws-json-deflate' | 'ws-msgpack-deflate') {
     this.transport = transport;
-    this.json = transport === 'ws-json';
-    this.protocol = this.json ? 'v1.json' : 'v1.msgpack';
+    this.json = transport.startsWith('ws-json');
+    this.deflate = transport.endsWith('-deflate');
+    const base = this.json ? 'v1.json' : 'v1.msgpack';
+    this.accepted = this.deflate ? [`${base}+deflate`, base] : [base];
+    this.protocol = this.accepted.join(', ');
     this.opcode = this.json ? OP_TEXT : OP_BINARY;
     this.onFrameBound = (v, fin, op, buf, s, e) => this.onFrame(v, fin, op, buf, s, e);
   }
@@ -143,7 +189,7 @@ export class WsVehicleCodec implements VehicleCodec {
   private onUpgradeBytes(v: Vehicle, buf: Buffer, start: number, end: number): void {
     if (v.hs === null) {
       // The usual case: the whole answer in one read, checked in place.
-      const head = verifyUpgrade(buf, start, end, this.accept, this.protocol);
+      const head = verifyUpgrade(buf, start, end, this.accept, this.accepted);
       if (head > 0) {
         this.host.upgraded(v);
         if (start + head < end && v.sock !== null) this.feed(v, buf, start + head, end);
@@ -161,7 +207,7 @@ export class WsVehicleCodec implements VehicleCodec {
       if (v.hs.length > 16 * 1024) this.host.attemptFailed(v, 'upgrade answer too long');
       return;
     }
-    if (verifyUpgrade(v.hs, 0, v.hs.length, this.accept, this.protocol) <= 0) {
+    if (verifyUpgrade(v.hs, 0, v.hs.length, this.accept, this.accepted) <= 0) {
       this.refused(v, v.hs);
       return;
     }
@@ -175,7 +221,7 @@ export class WsVehicleCodec implements VehicleCodec {
   private refused(v: Vehicle, head: Buffer): void {
     v.hs = null;
     const answer = parseUpgradeAnswer(head);
-    const problem = answer === undefined ? 'bad upgrade answer' : (checkUpgrade(answer, this.key, this.protocol) ?? 'bad upgrade answer');
+    const problem = answer === undefined ? 'bad upgrade answer' : (checkUpgrade(answer, this.key, this.accepted) ?? 'bad upgrade answer');
     const status = answer?.status ?? 0;
     this.host.attemptFailed(v, status === 101 ? problem : `http ${status}`);
     if (status !== 101) inc(this.host.tally.protocolErrors, problem.slice(0, 160));
@@ -220,9 +266,16 @@ export class WsVehicleCodec implements VehicleCodec {
       return;
     }
     if (opcode === OP_TEXT || opcode === OP_BINARY) {
-      if ((opcode === OP_TEXT) !== this.json) inc(tally.protocolErrors, `${opcode === OP_TEXT ? 'text' : 'binary'} frame on ${this.transport}`);
+      // +deflate: binary frames whatever the format (or text ones from a server that chose plain v1.json).
+      if ((opcode === OP_TEXT) !== this.json && !(this.deflate && opcode === OP_BINARY)) inc(tally.protocolErrors, `${opcode === OP_TEXT ? 'text' : 'binary'} frame on ${this.transport}`);
+      const size = e - s;
+      if (this.deflate && opcode === OP_BINARY && size > 0 && buf[s] === COMPRESSED_MARKER) {
+        buf = this.inflated.of(buf, s, e);
+        s = 0;
+        e = buf.length;
+      }
       const kind = this.json ? parseJsonMessage(buf, s, e, parsed) : parseMsgpackMessage(buf, s, e, parsed);
-      if (kind === MESSAGE) this.host.message(v, parsed, e - s);
+      if (kind === MESSAGE) this.host.message(v, parsed, size);
       else this.onControl(v, buf, s, e);
     } else if (opcode === OP_PING) {
       v.sock?.write(encodeClientFrame(OP_PONG, buf.subarray(s, e)));
