@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { acksSuite } from './acks.bench.ts';
+import { compressionSuite } from './compression.bench.ts';
 import { fanoutSuite } from './fanout.bench.ts';
 import { framesSuite } from './frames.bench.ts';
 import { metricsSuite } from './metrics.bench.ts';
@@ -24,7 +25,7 @@ import type { ResultRow, Suite } from './support.ts';
 import { sweepSuite } from './sweep.bench.ts';
 import { uwsFanoutSuite } from './uws-fanout.bench.ts';
 
-const SUITES: readonly Suite[] = [framesSuite, ringSuite, acksSuite, sweepSuite, fanoutSuite, metricsSuite, uwsFanoutSuite];
+const SUITES: readonly Suite[] = [framesSuite, compressionSuite, ringSuite, acksSuite, sweepSuite, fanoutSuite, metricsSuite, uwsFanoutSuite];
 
 interface Baseline {
   readonly version: 1;

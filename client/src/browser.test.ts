@@ -3,7 +3,9 @@
  * A page served at the engine's origin (page.route) loads the SDK as built by `tsc` (the package's
  * dist), uses the browser's own WebSocket, fetch and localStorage, receives messages, survives a
  * kill -9 and restart of the engine, and after a page reload (an app restart) resumes from
- * localStorage with nothing delivered twice.
+ * localStorage with nothing delivered twice. Compression is on by default where the runtime has
+ * DecompressionStream('deflate-raw'): the page speaks v1.json+deflate and inflates with
+ * Chromium's own DecompressionStream [issue 16].
  *
  * Needs /usr/bin/chromium and playwright-core; skipped with a note without them, unless
  * ABE_REQUIRE_BROWSER=1 (CI), where it fails instead.
@@ -16,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserSuiteRuns, launchChromium } from '../../engine/testing/chromium.ts';
-import { range } from '../../engine/testing/harness.ts';
+import { metric, range } from '../../engine/testing/harness.ts';
 import { Publisher, TestEngine } from '../testing/engine.ts';
 
 const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,14 +40,21 @@ interface Context {
   close(): Promise<void>;
 }
 
+/** Text that makes each message big enough to be compressed (over --compression-min-bytes). */
+const NOTE = 'Lane 2 closed northbound between exits 14 and 15 for resurfacing; expect delays. '.repeat(3);
+
 const PAGE = (wsUrl: string) => `<!doctype html><meta charset="utf-8"><title>vehicle</title>
 <script type="module">
   import { Client, LocalStoragePositionStore } from '/app/sdk/index.js';
   window.__got = { 'br:a': [], 'br:b': [] };
   window.__errors = [];
+  window.__subprotocols = [];
+  const NOTE = ${JSON.stringify(NOTE)};
   const client = new Client({ url: ${JSON.stringify(wsUrl)}, store: new LocalStoragePositionStore({ prefix: 'veh1:' }), history: true, minReconnectDelay: 100, maxReconnectDelay: 1000 });
   client.on('error', (e) => window.__errors.push(String(e.error)));
-  for (const area of ['br:a', 'br:b']) client.subscribe(area, (m) => { window.__got[m.area].push(m.offset); });
+  client.on('connected', (c) => window.__subprotocols.push(c.subprotocol));
+  // -1 marks a message whose data did not survive the trip (compressed frames are inflated in the page)
+  for (const area of ['br:a', 'br:b']) client.subscribe(area, (m) => { window.__got[m.area].push(m.data.note === NOTE ? m.offset : -1); });
   client.connect();
   window.__client = client;
 </script>`;
@@ -100,7 +109,7 @@ describe.skipIf(!browserSuiteRuns('SDK browser test'))('the SDK in headless Chro
     await page.evaluate('Promise.all(["br:a","br:b"].map((a) => window.__client.getSubscription(a).ready()))');
     const pub = new Publisher(() => e);
     const publishEach = async (n: number) => {
-      for (let i = 0; i < n; i++) for (const a of ['br:a', 'br:b']) await pub.publish(a, { i });
+      for (let i = 0; i < n; i++) for (const a of ['br:a', 'br:b']) await pub.publish(a, { i, note: NOTE });
     };
     await publishEach(20);
     const reach = async (n: number, what: string) => {
@@ -137,6 +146,8 @@ describe.skipIf(!browserSuiteRuns('SDK browser test'))('the SDK in headless Chro
     for (const a of ['br:a', 'br:b']) expect(final[a]).toEqual(range(41, 45));
     expect(afterReload).toBeDefined();
     expect(await page.evaluate<string[]>('window.__errors')).toEqual([]);
+    expect(await page.evaluate<string[]>('window.__subprotocols')).toEqual(['v1.json+deflate']);
+    expect(await metric(e.base, 'abe_compression_frames_total', { encoder: 'ws-json-deflate', result: 'compressed' })).toBeGreaterThanOrEqual(10);
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });

@@ -7,6 +7,7 @@
 import { AreaRouter } from './area-router.ts';
 import { reconnectDelay, reconnectWindow } from './backoff.ts';
 import { jsonCodec } from './codec.ts';
+import { canInflate } from './inflate.ts';
 import { Credentials } from './credentials.ts';
 import { Emitter } from './emitter.ts';
 import { AbeError, NormalCloseError, PingTimeoutError, SubscribeTimeoutError, UnauthorizedError, UpgradeRefusedError, UsageError } from './errors.ts';
@@ -29,6 +30,8 @@ export class Client extends Emitter<ClientEvents> {
   lastError: AbeError | undefined;
   readonly store: PositionStore;
   private readonly codec: Codec;
+  /** Offer the +deflate subprotocol (ClientOptions.compression). */
+  private readonly compression: boolean;
   private readonly router: AreaRouter;
   private readonly credentials: Credentials;
   private readonly network: NetworkEvents;
@@ -51,6 +54,8 @@ export class Client extends Emitter<ClientEvents> {
   constructor(private readonly opts: ClientOptions) {
     super();
     this.codec = opts.codec ?? jsonCodec;
+    this.compression = opts.compression ?? canInflate();
+    if (this.compression && !canInflate()) throw new UsageError('no_decompression', "compression: true needs DecompressionStream('deflate-raw') (browsers, Node >= 18)");
     this.store = opts.store ?? new MemoryPositionStore();
     this.random = opts.random ?? Math.random;
     this.credentials = new Credentials(opts.token, opts.getToken, this.random, (exp, refreshAt) => this.emit('token', { exp, refreshAt }));
@@ -228,7 +233,7 @@ export class Client extends Emitter<ClientEvents> {
   private newLink(url: string): Link {
     const token = this.credentials.token;
     const full = token === undefined ? url : `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}`;
-    const timing = { connectTimeout: this.opts.connectTimeout ?? 10_000, pingInterval: this.opts.pingInterval ?? 10_000, pongTimeout: this.opts.pongTimeout ?? 5000 };
+    const timing = { compression: this.compression, connectTimeout: this.opts.connectTimeout ?? 10_000, pingInterval: this.opts.pingInterval ?? 10_000, pongTimeout: this.opts.pongTimeout ?? 5000 };
     return new Link(full, this.codec, timing, {
       open: (l) => this.linkOpen(l),
       frame: (l, f) => this.router.onFrame(l, f),

@@ -2,8 +2,13 @@
  * One WebSocket to the engine: open with a timeout, decode frames, liveness (ping when silent, a
  * deadline for anything to come back), and kill. The client may hold two at once during a token
  * swap; each has an id and its callbacks are ignored once it is dead (centrifuge's _transportId).
+ *
+ * Compression (./inflate.ts): inflating is asynchronous (DecompressionStream), so while a frame
+ * is being inflated every later frame, and the close, waits behind it: frames reach the client
+ * in the order they came, and none that came before a close is lost to it.
  */
 import { AbnormalCloseError, closeError, ConnectTimeoutError, PingTimeoutError, UpgradeRefusedError, type AbeError } from './errors.ts';
+import { compressedPart, deflateVariant, inflateRaw } from './inflate.ts';
 import type { ClientFrame, Codec, ServerFrame, WebSocketCtor, WebSocketLike } from './types.ts';
 
 export interface LinkEvents {
@@ -16,6 +21,8 @@ export interface LinkEvents {
 }
 
 export interface LinkOptions {
+  /** Offer the codec's +deflate subprotocol first. */
+  readonly compression: boolean;
   readonly connectTimeout: number;
   readonly pingInterval: number;
   readonly pongTimeout: number;
@@ -50,6 +57,8 @@ export class Link {
   private pingSentAt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private upgradeError: UpgradeRefusedError | undefined;
+  /** Frames (and the close) waiting behind an inflate, in arrival order; undefined when none. */
+  private behind: Promise<void> | undefined;
 
   constructor(
     readonly url: string,
@@ -73,7 +82,8 @@ export class Link {
   start(Ctor: WebSocketCtor): void {
     let ws: WebSocketLike;
     try {
-      ws = new Ctor(this.url, this.codec.subprotocol);
+      const plain = this.codec.subprotocol;
+      ws = new Ctor(this.url, this.options.compression ? [deflateVariant(plain), plain] : plain);
     } catch (err) {
       queueMicrotask(() => this.die(1006, 'transport_closed', new AbnormalCloseError(String(err))));
       return;
@@ -98,24 +108,47 @@ export class Link {
       if (this.dead) return;
       this.lastRx = Date.now();
       this.pingSentAt = 0;
-      let frame: ServerFrame;
-      try {
-        frame = this.codec.decode(ev.data);
-      } catch (err) {
-        this.events.badFrame(this, err as Error);
-        return;
-      }
-      this.answered = true;
-      this.events.frame(this, frame);
+      const packed = ws.protocol.endsWith('+deflate') ? compressedPart(ev.data) : undefined;
+      if (packed === undefined && this.behind === undefined) return this.decoded(ev.data);
+      this.after(async () => this.decoded(packed === undefined ? ev.data : await inflateRaw(packed)));
     };
     ws.onclose = (ev) => {
-      if (this.upgradeError !== undefined) this.die(1006, this.upgradeError.code, this.upgradeError);
-      else this.die(ev.code, ev.reason, closeError(ev.code, ev.reason));
+      const end = (): void => {
+        if (this.upgradeError !== undefined) this.die(1006, this.upgradeError.code, this.upgradeError);
+        else this.die(ev.code, ev.reason, closeError(ev.code, ev.reason));
+      };
+      if (this.behind === undefined) end();
+      else this.after(end);
     };
     ws.onerror = () => {
       // onclose follows; nothing to do here (the error event carries no detail in browsers)
     };
     this.arm(this.options.connectTimeout);
+  }
+
+  /** One frame's bytes (inflated where it was compressed) -> the client. */
+  private decoded(data: unknown): void {
+    if (this.dead) return;
+    let frame: ServerFrame;
+    try {
+      frame = this.codec.decode(data);
+    } catch (err) {
+      this.events.badFrame(this, err as Error);
+      return;
+    }
+    this.answered = true;
+    this.events.frame(this, frame);
+  }
+
+  /** Runs `step` once everything queued before it is done (a corrupt stream is a bad frame). */
+  private after(step: () => void | Promise<void>): void {
+    const run = (this.behind ?? Promise.resolve()).then(step).catch((err: unknown) => {
+      if (!this.dead) this.events.badFrame(this, err instanceof Error ? err : new Error(String(err)));
+    });
+    this.behind = run;
+    void run.then(() => {
+      if (this.behind === run) this.behind = undefined;
+    });
   }
 
   send(frame: ClientFrame): boolean {

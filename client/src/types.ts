@@ -60,6 +60,12 @@ export interface ClientOptions {
   /** Base URL of the REST API; default: the WebSocket URL with ws→http and no path. */
   httpUrl?: string;
   codec?: Codec;
+  /**
+   * Ask for compressed frames (offer the codec's `+deflate` subprotocol first, the plain one
+   * second, so an older engine still answers). Default: true where the runtime has
+   * DecompressionStream('deflate-raw') (browsers, Node >= 18).
+   */
+  compression?: boolean;
   store?: PositionStore;
   /** First retry window (ms, default 1000). The n-th retry waits U(0, min(max, min·2^n)) (full jitter). */
   minReconnectDelay?: number;

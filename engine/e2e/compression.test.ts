@@ -10,7 +10,7 @@ import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert } from '../../loadtest/alerts.ts';
 import { metric, publishOk, range, startTestEngine, until, type TestEngine, type Vehicle } from '../testing/harness.ts';
-import { mqttConnect, type TestMqtt } from './mqtt-support.ts';
+import { hasMosquittoClients, mqttConnect, spawnClient, type TestMqtt } from './mqtt-support.ts';
 
 let t: TestEngine;
 
@@ -182,6 +182,28 @@ describe('mqtt 5 payload compression', () => {
       const got = live(c);
       expect(got.map((r) => JSON.parse(r.payload.toString()) as unknown)).toEqual(values);
       expect(got.some((r) => r.packet.properties?.userProperties?.['content-encoding'] !== undefined)).toBe(false);
+    }
+  });
+
+  it.skipIf(!hasMosquittoClients())('mosquitto_sub asks with -D subscribe user-property accept-encoding deflate and gets what inflates to the alert', async () => {
+    const area = 'city:mosq-z';
+    const sub = spawnClient('mosquitto_sub', ['-V', '5', '-h', '127.0.0.1', '-p', String(t.mqttPort), '-t', `areas/${area}`, '-q', '1', '-C', '2', '-D', 'subscribe', 'user-property', 'accept-encoding', 'deflate', '-F', '%P|%x']);
+    try {
+      // mosquitto_sub prints nothing once subscribed: publish until its two lines come (an early publish before the SUBSCRIBE is simply not seen).
+      const values = alerts(40, 2048, 200);
+      for (let i = 0; sub.lines.length < 2 && i < values.length; i++) {
+        await publishOk(t.base, area, values[i]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await until('two lines from mosquitto_sub', () => sub.lines.length >= 2);
+      for (const line of sub.lines.slice(0, 2)) {
+        const [props, hex] = line.split('|');
+        expect(props).toContain('content-encoding:deflate');
+        const offset = Number(/offset:(\d+)/.exec(props)?.[1]);
+        expect(JSON.parse(inflateRawSync(Buffer.from(hex, 'hex')).toString())).toEqual(values[offset - 1]);
+      }
+    } finally {
+      sub.proc.kill();
     }
   });
 });
