@@ -18,7 +18,8 @@ export const COMPRESSED_MARKER = 0xc1;
 
 /**
  * Least share of a frame deflate must save to be used: below it the bytes saved are a few
- * percent and the vehicle still pays the inflate (~5 µs per frame in `npm run bench`).
+ * percent and the vehicle still pays the inflate (9-16 µs per frame with Node's zlib in
+ * `npm run bench -- compression`).
  */
 export const MIN_SAVING = 0.1;
 

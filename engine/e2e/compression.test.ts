@@ -6,7 +6,7 @@
  * areas go plain, resume from the ring and from the log, acks, retained messages.
  */
 import { randomBytes } from 'node:crypto';
-import { inflateRawSync } from 'node:zlib';
+import { gzipSync, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert } from '../../loadtest/alerts.ts';
 import { metric, publishOk, range, startTestEngine, until, type TestEngine, type Vehicle } from '../testing/harness.ts';
@@ -183,6 +183,31 @@ describe('mqtt 5 payload compression', () => {
       expect(got.map((r) => JSON.parse(r.payload.toString()) as unknown)).toEqual(values);
       expect(got.some((r) => r.packet.properties?.userProperties?.['content-encoding'] !== undefined)).toBe(false);
     }
+  });
+
+  it('a persistent session keeps the choice: messages missed while away come compressed; a payload the publisher encoded itself goes as it is', async () => {
+    const area = 'city:mqtt-session-z';
+    const topic = `areas/${area}`;
+    const opts = { clean: false, properties: { sessionExpiryInterval: 300 } };
+    let z = await mqttConnect(url(), { protocolVersion: 5, clientId: 'zs', ...opts });
+    await z.client.subscribeAsync(topic, { qos: 1, properties: { userProperties: { 'accept-encoding': 'deflate' } } });
+    await z.end();
+    const values = alerts(3, 4096, 300);
+    await publishAll(area, values);
+    // A publisher's own encoding: never compressed again, its property kept as the only one.
+    const pub = await connect('gz-pub');
+    const gz = gzipSync(JSON.stringify(values[0]));
+    await pub.client.publishAsync(topic, gz, { qos: 1, properties: { userProperties: { 'content-encoding': 'gzip' } } });
+    z = await mqttConnect(url(), { protocolVersion: 5, clientId: 'zs', ...opts });
+    clients.push(z);
+    await until('4 messages after the resume', () => z.received.filter((r) => r.topic === topic).length >= 4);
+    const got = z.received.filter((r) => r.topic === topic);
+    for (let i = 0; i < 3; i++) {
+      expect(got[i].packet.properties?.userProperties?.['content-encoding']).toBe('deflate');
+      expect(JSON.parse(inflateRawSync(got[i].payload).toString())).toEqual(values[i]);
+    }
+    expect(got[3].packet.properties?.userProperties?.['content-encoding']).toBe('gzip');
+    expect(got[3].payload.equals(gz)).toBe(true);
   });
 
   it.skipIf(!hasMosquittoClients())('mosquitto_sub asks with -D subscribe user-property accept-encoding deflate and gets what inflates to the alert', async () => {

@@ -23,7 +23,7 @@
 import type { Compressor } from '../../areas/compression.ts';
 import type { FormatTable, MessageEncoder, PayloadView } from '../../areas/encoding.ts';
 import type { LogRecord } from '../../log/types.ts';
-import { CONTENT_ENCODING, encodePublish, type MqttVersion, type Qos } from './publish-frame.ts';
+import { CONTENT_ENCODING, encodePublish, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
 export { CONTENT_ENCODING, CONTENT_TYPES, encodePublish, packetIdOf, withDup, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
@@ -54,17 +54,19 @@ export function mqttEncoder(key: MqttFormatKey, compressor: Compressor): Message
         qos: key.qos,
         retain: v5 && key.rap && r.headers?.retain === true,
         lean: v5 && key.lean,
-        // A payload the publisher marked as encoded already (its own content-encoding) goes as it is.
-        ...(deflate && !hasContentEncoding(r) && { compressed: payload.deflated(compressor, MQTT_PAYLOAD_ENCODER, area) }),
+        ...(deflate && { compressed: deflatedPayload(r, () => payload.deflated(compressor, MQTT_PAYLOAD_ENCODER, area)) }),
       }),
   };
 }
 
-function hasContentEncoding(r: LogRecord): boolean {
+/**
+ * The payload compressed for a deflate subscription (`compress`), unless the publisher marked it
+ * as encoded already with its own content-encoding User Property: that one goes as it is.
+ */
+export function deflatedPayload(r: PublishSource, compress: () => Uint8Array | undefined): Uint8Array | undefined {
   const user = r.headers?.userProperties;
-  if (user === undefined) return false;
-  for (const [k] of user) if (k === CONTENT_ENCODING[0]) return true;
-  return false;
+  if (user !== undefined) for (const [k] of user) if (k === CONTENT_ENCODING[0]) return undefined;
+  return compress();
 }
 
 /** FormatTable indices of the MQTT formats. */

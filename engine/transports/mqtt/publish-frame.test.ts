@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { parser as createParser, type IPublishPacket, type Packet } from 'mqtt-packet';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { encodePublish, expiryAt, expiryPatched, packetIdOf, withDup, type PublishSource } from './publish-frame.ts';
 
@@ -89,5 +90,30 @@ describe('encodePublish', () => {
     expect(parse(withDup(later), 5).dup).toBe(true);
     const never = encodePublish('a', { ...r, expiresAt: 0 }, { version: 5, qos: 0, retain: false, lean: true }, now);
     expect(expiryAt(never)).toBe(-1);
+  });
+});
+
+describe('encodePublish with a compressed payload [issue 16]', () => {
+  it('uses it only when the PUBLISH gets smaller, marked content-encoding, never UTF-8-flagged; 3.1.1 never', () => {
+    const word = fc.constantFrom('lane', 'closed', '"lat":35.68', 'parking', '{"bay":"L2-0042"}', 'x');
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 120 }), fc.boolean(), fc.constantFrom(4 as const, 5 as const), (words, lean, version) => {
+        const payload = Buffer.from(JSON.stringify(words));
+        const r: PublishSource = { offset: 9, time: 1, expiresAt: 0, contentType: 'json', payload };
+        const shape = { version, qos: 1 as const, retain: false, lean };
+        const plain = encodePublish('a', r, shape);
+        const frame = encodePublish('a', r, { ...shape, compressed: deflateRawSync(payload) });
+        expect(frame.byteLength).toBeLessThanOrEqual(plain.byteLength);
+        const p = parse(frame, version);
+        const marked = p.properties?.userProperties?.['content-encoding'] === 'deflate';
+        if (version === 4) expect(frame.equals(plain)).toBe(true);
+        if (marked) {
+          expect(inflateRawSync(p.payload as Buffer).equals(payload)).toBe(true);
+          expect(p.properties?.payloadFormatIndicator).toBeUndefined();
+          expect(frame.byteLength).toBeLessThan(plain.byteLength);
+        } else expect(frame.equals(plain)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -53,6 +53,17 @@ export interface PublishShape {
 /** The User Property of a compressed payload (also in lean frames: without it the payload is unreadable). */
 export const CONTENT_ENCODING: readonly [string, string] = ['content-encoding', 'deflate'];
 
+/** Bytes the CONTENT_ENCODING property adds to a PUBLISH (identifier, two length-prefixed strings). */
+const CONTENT_ENCODING_BYTES = 1 + 2 + CONTENT_ENCODING[0].length + 2 + CONTENT_ENCODING[1].length;
+
+/**
+ * The compressed payload when the PUBLISH it makes is smaller than the plain one, property
+ * included (a lean frame sized for a tight Maximum Packet Size must never grow [MQTT-3.1.2-24]).
+ */
+function compressedIfSmaller(compressed: Uint8Array | undefined, payload: Uint8Array): Uint8Array | undefined {
+  return compressed !== undefined && compressed.byteLength + CONTENT_ENCODING_BYTES < payload.byteLength ? compressed : undefined;
+}
+
 function varIntSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }
@@ -83,6 +94,7 @@ export function encodePublish(area: string, r: PublishSource, shape: PublishShap
   const topicLen = Buffer.byteLength(topic);
   const h = r.headers;
   const v5 = shape.version === 5;
+  const compressed = v5 ? compressedIfSmaller(shape.compressed, r.payload) : undefined;
   // --- sizes ---
   let propsLen = 0;
   let contentType: string | undefined;
@@ -91,17 +103,17 @@ export function encodePublish(area: string, r: PublishSource, shape: PublishShap
   if (v5) {
     if (r.expiresAt !== 0) propsLen += 5;
     contentType = h?.contentType ?? (shape.lean ? undefined : CONTENT_TYPES[r.contentType]);
-    utf8 = shape.compressed === undefined && (h?.utf8 === true || (!shape.lean && h?.contentType === undefined && r.contentType === 'json'));
+    utf8 = compressed === undefined && (h?.utf8 === true || (!shape.lean && h?.contentType === undefined && r.contentType === 'json'));
     if (utf8) propsLen += 2;
     if (contentType !== undefined) propsLen += 3 + Buffer.byteLength(contentType);
     if (h?.responseTopic !== undefined) propsLen += 3 + Buffer.byteLength(h.responseTopic);
     if (h?.correlationData !== undefined) propsLen += 3 + h.correlationData.byteLength;
     user = h?.userProperties ?? [];
     if (!shape.lean) user = [...user, ['offset', String(r.offset)], ['time', String(r.time)]];
-    if (shape.compressed !== undefined) user = [...user, CONTENT_ENCODING];
+    if (compressed !== undefined) user = [...user, CONTENT_ENCODING];
     for (const [k, v] of user) propsLen += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
   }
-  const payload = shape.compressed ?? r.payload;
+  const payload = compressed ?? r.payload;
   const remaining = 2 + topicLen + (shape.qos > 0 ? 2 : 0) + (v5 ? varIntSize(propsLen) + propsLen : 0) + payload.byteLength;
   const buf = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining);
   // --- bytes ---
