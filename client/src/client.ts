@@ -55,7 +55,7 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.codec = opts.codec ?? jsonCodec;
     this.compression = opts.compression ?? canInflate();
-    if (this.compression && !canInflate()) throw new UsageError('no_decompression', "compression: true needs DecompressionStream('deflate-raw') (browsers, Node >= 18)");
+    if (this.compression && !canInflate()) throw new UsageError('no_decompression', "compression: true needs DecompressionStream('deflate-raw') (current browsers; Node 20 has it, checked on 20.20)");
     this.store = opts.store ?? new MemoryPositionStore();
     this.random = opts.random ?? Math.random;
     this.credentials = new Credentials(opts.token, opts.getToken, this.random, (exp, refreshAt) => this.emit('token', { exp, refreshAt }));
@@ -244,6 +244,9 @@ export class Client extends Emitter<ClientEvents> {
       },
       ping: () => {
         this.counters.pings++;
+      },
+      inflated: () => {
+        this.counters.inflated++;
       },
     });
   }

@@ -59,13 +59,18 @@ describe('compression in the SDK', () => {
     expect(rec.offsets('z:a')).toEqual(range(1, 30));
     expect(rec.got.get('z:a')!.map((m) => m.data)).toEqual(range(1, 30).map(body));
     expect(await metric(e.base, 'abe_compression_frames_total', { encoder, result: 'compressed' })).toBe(15);
-    // The engine restarts (kill -9) while 10 more are published: the resume replays them from the log, compressed.
+    expect(c.stats().inflated).toBe(15);
+    // Away while 10 more are published, and the engine restarts (kill -9): an empty ring, so the
+    // resume replays them from the log, and they still come compressed (5 of them big enough).
+    await c.disconnect();
+    for (let i = 31; i <= 40; i++) await pub.publish('z:a', body(i));
     await e.stop('SIGKILL');
     await e.restart();
-    for (let i = 31; i <= 40; i++) await pub.publish('z:a', body(i));
+    c.connect();
     await until('40 messages', () => rec.offsets('z:a').length >= 40, SDK_WAIT_MS);
     expect(rec.offsets('z:a')).toEqual(range(1, 40));
     expect(rec.got.get('z:a')!.map((m) => m.data)).toEqual(range(1, 40).map(body));
+    expect(c.stats().inflated).toBe(20);
     expect(chosen.every((p) => p === subprotocol) && chosen.length >= 2).toBe(true);
     expect(c.stats().duplicatesDropped).toBe(0);
   }, 60_000);

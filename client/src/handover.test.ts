@@ -44,8 +44,11 @@ function recordingWebSocket(wire: string[]) {
   return class extends WebSocket {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols);
-      this.on('message', (d: Buffer, binary: boolean) => {
-        if (!binary) wire.push(`in ${d.toString()}`);
+      // v1.json frames, as text or (v1.json+deflate) binary; compressed ones (0xC1) are messages, not needed here.
+      // (the SDK sets binaryType 'arraybuffer', so binary frames come as ArrayBuffers)
+      this.on('message', (data: Buffer | ArrayBuffer, binary: boolean) => {
+        const d = Buffer.from(data as ArrayBuffer);
+        if (!binary || (this.protocol === 'v1.json+deflate' && d[0] !== 0xc1)) wire.push(`in ${d.toString()}`);
       });
     }
     override send(data: unknown, ...rest: unknown[]): void {

@@ -1,6 +1,6 @@
 /**
  * The `+deflate` subprotocols [engine issue 16]: a server frame whose first byte is 0xC1 is that
- * byte and then the v1 frame compressed with raw DEFLATE (RFC 1951). Browsers and Node >= 18
+ * byte and then the v1 frame compressed with raw DEFLATE (RFC 1951). Browsers and Node 20 (checked on 20.20)
  * inflate it with the platform's DecompressionStream('deflate-raw'), so the SDK carries no
  * inflate code of its own. 0xC1 can start neither JSON text nor msgpack, so any other frame is
  * a plain v1 frame.

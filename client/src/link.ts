@@ -4,10 +4,12 @@
  * swap; each has an id and its callbacks are ignored once it is dead (centrifuge's _transportId).
  *
  * Compression (./inflate.ts): inflating is asynchronous (DecompressionStream), so while a frame
- * is being inflated every later frame, and the close, waits behind it: frames reach the client
- * in the order they came, and none that came before a close is lost to it.
+ * is being inflated every later frame, and the engine's close, waits behind it: frames reach the
+ * client in the order they came, and none that came before the engine closed is lost to it (a
+ * link the client closes or kills drops what is queued: the resume brings it again).
  */
 import { AbnormalCloseError, closeError, ConnectTimeoutError, PingTimeoutError, UpgradeRefusedError, type AbeError } from './errors.ts';
+import { FrameError } from './codec.ts';
 import { compressedPart, deflateVariant, inflateRaw } from './inflate.ts';
 import type { ClientFrame, Codec, ServerFrame, WebSocketCtor, WebSocketLike } from './types.ts';
 
@@ -18,6 +20,8 @@ export interface LinkEvents {
   closed(link: Link, code: number, reason: string, error: AbeError | undefined): void;
   badFrame(link: Link, error: Error): void;
   ping(link: Link): void;
+  /** A compressed frame was inflated (before it is decoded). */
+  inflated(link: Link): void;
 }
 
 export interface LinkOptions {
@@ -59,6 +63,8 @@ export class Link {
   private upgradeError: UpgradeRefusedError | undefined;
   /** Frames (and the close) waiting behind an inflate, in arrival order; undefined when none. */
   private behind: Promise<void> | undefined;
+  /** The socket closed while frames were still queued: nothing more may be sent or timed out. */
+  private closing = false;
 
   constructor(
     readonly url: string,
@@ -68,7 +74,7 @@ export class Link {
   ) {}
 
   get open(): boolean {
-    return !this.dead && this.openedAt > 0;
+    return !this.dead && !this.closing && this.openedAt > 0;
   }
 
   get alive(): boolean {
@@ -110,7 +116,19 @@ export class Link {
       this.pingSentAt = 0;
       const packed = ws.protocol.endsWith('+deflate') ? compressedPart(ev.data) : undefined;
       if (packed === undefined && this.behind === undefined) return this.decoded(ev.data);
-      this.after(async () => this.decoded(packed === undefined ? ev.data : await inflateRaw(packed)));
+      this.after(async () => {
+        let data: unknown = ev.data;
+        if (packed !== undefined) {
+          try {
+            data = await inflateRaw(packed);
+            this.events.inflated(this);
+          } catch (err) {
+            if (!this.dead) this.events.badFrame(this, new FrameError(`compressed frame does not inflate: ${(err as Error).message}`));
+            return;
+          }
+        }
+        this.decoded(data);
+      });
     };
     ws.onclose = (ev) => {
       const end = (): void => {
@@ -118,7 +136,12 @@ export class Link {
         else this.die(ev.code, ev.reason, closeError(ev.code, ev.reason));
       };
       if (this.behind === undefined) end();
-      else this.after(end);
+      else {
+        this.closing = true;
+        if (this.timer !== undefined) clearTimeout(this.timer);
+        this.timer = undefined;
+        this.after(end);
+      }
     };
     ws.onerror = () => {
       // onclose follows; nothing to do here (the error event carries no detail in browsers)
@@ -140,10 +163,16 @@ export class Link {
     this.events.frame(this, frame);
   }
 
-  /** Runs `step` once everything queued before it is done (a corrupt stream is a bad frame). */
+  /**
+   * Runs `step` once everything queued before it is done. An error escaping a step is a bug of the
+   * client's own (inflate and decode errors are reported as bad frames where they happen): it is
+   * thrown again outside the queue, as it would be from a frame handled at once.
+   */
   private after(step: () => void | Promise<void>): void {
     const run = (this.behind ?? Promise.resolve()).then(step).catch((err: unknown) => {
-      if (!this.dead) this.events.badFrame(this, err instanceof Error ? err : new Error(String(err)));
+      queueMicrotask(() => {
+        throw err;
+      });
     });
     this.behind = run;
     void run.then(() => {

@@ -15,6 +15,7 @@ export function newStats(): ClientStats {
     delivered: 0,
     acksSent: 0,
     pings: 0,
+    inflated: 0,
     livenessTimeouts: 0,
     tokenRefreshes: 0,
     swaps: 0,

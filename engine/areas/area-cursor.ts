@@ -15,6 +15,7 @@ import { FrameRing, type RingEntry } from './ring.ts';
 import type { Subscriber } from './subscriber.ts';
 import { CATCHING_UP, LIVE, PAUSED, REPLAYING, type VirtualCursors } from './virtual-cursors.ts';
 import { catchUp } from './catch-up.ts';
+import { ReplayCache } from './replay-cache.ts';
 import { fanOut, fanOutBatch, WHOLE, type FanOutResult, type Slice } from './fan-out.ts';
 import { sweepCursor } from './sweep.ts';
 import type { AreaMetrics } from './metrics.ts';
@@ -63,6 +64,8 @@ export class AreaCursor {
   /** Largest lag (head minus virtual cursor) over subscribers at the last sweep, for metrics. */
   maxLag = 0;
   readonly ring: FrameRing;
+  /** Frames of log replays, encoded once for every slot that replays them (catch-up.ts, sweep.ts). */
+  readonly replays: ReplayCache;
   /** Parallel arrays: slots[i] is the virtual-cursor slot of subs[i]. (areas/ only: catch-up.ts, sweep.ts) */
   readonly slots: number[] = [];
   readonly subs: Subscriber[] = [];
@@ -77,6 +80,7 @@ export class AreaCursor {
     readonly deps: AreaDeps,
   ) {
     this.ring = new FrameRing(deps.settings.ringSize);
+    this.replays = new ReplayCache(deps.formats, deps.now);
     this.slice = { from: 0, deadline: 0, checkEvery: deps.settings.fanoutSliceCheck ?? 64 };
   }
 

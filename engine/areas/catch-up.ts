@@ -60,7 +60,7 @@ function replayFromLog(c: AreaCursor, slot: number, sub: Subscriber, from: numbe
   const vc = c.deps.cursors;
   vc.state[slot] = REPLAYING;
   const generation = vc.generation[slot];
-  const { log, formats, settings } = c.deps;
+  const { log, settings } = c.deps;
   c.deps.metrics.logReads.inc();
   log.read(c.id, from, settings.replayBatch).then(
     (records) => {
@@ -83,7 +83,7 @@ function replayFromLog(c: AreaCursor, slot: number, sub: Subscriber, from: numbe
         }
         let frame: Uint8Array;
         try {
-          frame = formats.encodeOne(sub.format, c.id, r);
+          frame = c.replays.frame(sub.format, c.id, r);
         } catch (err) {
           c.deps.onError(c.id, `encode offset ${r.offset}`, err);
           vc.sent[slot] = r.offset;

@@ -3,6 +3,8 @@ import { inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { makeAlert } from '../../loadtest/alerts.ts';
 import { parseConfig } from '../config.ts';
+import { deflated, wsJsonEncoder } from '../transports/ws/message-encoders.ts';
+import { FormatTable, type MessageEncoder } from './encoding.ts';
 import { COMPRESSED_MARKER, Compressor, DEFAULT_COMPRESSION, parseAreaLevels, type CompressionMetrics, type CompressionResult } from './compression.ts';
 
 function counting(): { metrics: CompressionMetrics; frames: Map<string, number>; bytes: { in: number; out: number } } {
@@ -64,5 +66,21 @@ describe('Compressor', () => {
     for (const bad of ['parking', 'parking=10', '=3', 'a b=1', 'parking:*=-1']) expect(() => parseAreaLevels(bad), bad).toThrow(/pattern=level/);
     expect(() => parseConfig(['--compression-areas', 'parking=10'], {})).toThrow(/--compression-areas: "parking=10" is not pattern=level/);
     expect(() => parseConfig(['--compression-level', '10'], {})).toThrow(/--compression-level: 10 is out of range/);
+  });
+});
+
+describe('the +deflate formats in the ring', () => {
+  it('reuse the base frame: one encode, and the same bytes (one copy) when compression does not pay', () => {
+    let encodes = 0;
+    const base: MessageEncoder = { name: 'ws-json', encode: (area, r, v) => (encodes++, wsJsonEncoder.encode(area, r, v)) };
+    const table = new FormatTable();
+    table.add(base);
+    table.add(deflated(base, new Compressor(DEFAULT_COMPRESSION)));
+    const small = table.encodeAll('city:a', { offset: 1, time: 1, expiresAt: 0, contentType: 'json', payload: Buffer.from('{"n":1}') });
+    expect(small[1]).toBe(small[0]);
+    const big = table.encodeAll('city:a', { offset: 2, time: 2, expiresAt: 0, contentType: 'json', payload: makeAlert(1, false, 2, 4096) });
+    expect(big[1][0]).toBe(COMPRESSED_MARKER);
+    expect(inflateRawSync(big[1].subarray(1)).equals(Buffer.from(big[0]))).toBe(true);
+    expect(encodes).toBe(2);
   });
 });

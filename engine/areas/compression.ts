@@ -85,9 +85,11 @@ export class Compressor {
 
   /**
    * `bytes` deflated at the area's level, behind `prefix` when given (COMPRESSED_MARKER), or
-   * undefined when compression does not pay for this frame (send it as it is).
+   * undefined when compression does not pay for this frame (send it as it is). `overhead`: bytes
+   * the sender adds to mark a compressed payload (MQTT's content-encoding property), counted
+   * against the saving.
    */
-  deflate(encoder: string, area: string, bytes: Uint8Array, prefix?: number): Uint8Array | undefined {
+  deflate(encoder: string, area: string, bytes: Uint8Array, prefix?: number, overhead = 0): Uint8Array | undefined {
     const level = this.levelOf(area);
     const m = this.metrics;
     if (level === 0) {
@@ -102,7 +104,7 @@ export class Compressor {
     const packed = deflateRawSync(bytes, this.options[level]);
     m.seconds(encoder).inc(Number(process.hrtime.bigint() - start) / 1e9);
     const size = packed.byteLength + (prefix === undefined ? 0 : 1);
-    if (size > bytes.byteLength * (1 - MIN_SAVING)) {
+    if (size + overhead > bytes.byteLength * (1 - MIN_SAVING)) {
       m.frames(encoder, 'no_gain').inc();
       return undefined;
     }

@@ -14,14 +14,31 @@ export class PayloadView {
   private cachedJson: string | undefined;
   /** deflated(): undefined = not computed yet; null = compression does not pay. */
   private cachedDeflated: Uint8Array | null | undefined = undefined;
+  /** frame(): encoders already run on this record and their frames (a handful at most). */
+  private encoders: MessageEncoder[] | undefined;
+  private frames: Uint8Array[] | undefined;
   constructor(readonly record: LogRecord) {}
+
+  /**
+   * `encoder`'s frame of this record, encoded once: a format built on another one (the +deflate
+   * variants) reuses its frame instead of encoding it again, and returns that same array when it
+   * does not compress, so the ring holds one copy.
+   */
+  frame(encoder: MessageEncoder, area: string): Uint8Array {
+    const known = this.encoders;
+    if (known !== undefined) for (let i = 0; i < known.length; i++) if (known[i] === encoder) return this.frames![i];
+    const f = encoder.encode(area, this.record, this);
+    (this.encoders ??= []).push(encoder);
+    (this.frames ??= []).push(f);
+    return f;
+  }
 
   /**
    * The payload bytes as published, compressed once for every format that sends them so
    * (MQTT 5 deflate formats); undefined when compression does not pay for this payload.
    */
-  deflated(compressor: Compressor, encoder: string, area: string): Uint8Array | undefined {
-    if (this.cachedDeflated === undefined) this.cachedDeflated = compressor.deflate(encoder, area, this.record.payload) ?? null;
+  deflated(compressor: Compressor, encoder: string, area: string, overhead = 0): Uint8Array | undefined {
+    if (this.cachedDeflated === undefined) this.cachedDeflated = compressor.deflate(encoder, area, this.record.payload, undefined, overhead) ?? null;
     return this.cachedDeflated ?? undefined;
   }
 
@@ -89,7 +106,7 @@ export class FormatTable {
   encodeAll(area: string, record: LogRecord): Uint8Array[] {
     const view = new PayloadView(record);
     const frames = new Array<Uint8Array>(this.list.length);
-    for (let i = 0; i < this.list.length; i++) frames[i] = this.dormant[i] ? NOT_ENCODED : this.list[i].encode(area, record, view);
+    for (let i = 0; i < this.list.length; i++) frames[i] = this.dormant[i] ? NOT_ENCODED : view.frame(this.list[i], area);
     return frames;
   }
 

@@ -43,5 +43,6 @@ export function sweepCursor(c: AreaCursor, now: number): number {
     lagSink?.observe(lag);
   }
   c.maxLag = maxLag;
+  c.replays.sweep(now);
   return minAcked;
 }

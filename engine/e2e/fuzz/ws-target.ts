@@ -17,7 +17,10 @@ import { until, Vehicle, type CloseInfo, type Frame } from '../../testing/harnes
 import { FUZZ_MAX_FRAME, FUZZ_MAX_SUBSCRIPTIONS, sample, type FuzzEnv } from './env.ts';
 import { applyMutations, hex, mutationsArb, printable, rarely, split, type Mutation } from './mutate.ts';
 
-export type WsProtocol = 'v1.json' | 'v1.msgpack' | null;
+export type WsProtocol = 'v1.json' | 'v1.msgpack' | 'v1.json+deflate' | 'v1.msgpack+deflate' | null;
+
+/** Client frames of a subprotocol are msgpack (the +deflate variants take their base's client frames). */
+const isMsgpack = (p: WsProtocol): boolean => p !== null && p.startsWith('v1.msgpack');
 
 export interface WsFrameInput {
   readonly data: Buffer;
@@ -85,13 +88,13 @@ export function wsCaseArb(epoch: string): fc.Arbitrary<WsCase> {
   const recipe = recipeArb(epoch);
   return fc
     .record({
-      protocol: fc.constantFrom<WsProtocol>('v1.json', 'v1.msgpack', 'v1.json', 'v1.msgpack', null),
+      protocol: fc.constantFrom<WsProtocol>('v1.json', 'v1.msgpack', 'v1.json', 'v1.msgpack', 'v1.json+deflate', 'v1.msgpack+deflate', null),
       // Most cases subscribe to WS_AREA first: acks for a connection's only area take the fast path.
       subscribeFirst: fc.nat(3).map((n) => n > 0),
       recipes: fc.array(recipe, { minLength: 1, maxLength: 4 }),
     })
     .map(({ protocol, subscribeFirst, recipes }) => {
-      const json = protocol !== 'v1.msgpack';
+      const json = !isMsgpack(protocol);
       const first = subscribeFirst ? [frameOf({ type: 'subscribe', area: WS_AREA }, json)] : [];
       const frames = [...first, ...recipes.map((r) => build(r, json))];
       return printable({ protocol, frames }, () => `WsCase(${protocol}, ${frames.map((f) => `${f.binary ? 'binary' : 'text'} ${hex(f.data)}${f.cuts.length > 0 ? ` cuts ${JSON.stringify(f.cuts)}` : ''}`).join('; ')})`);
@@ -142,7 +145,7 @@ export function classify(data: Buffer, binary: boolean, protocol: WsProtocol): F
   if (data.length > FUZZ_MAX_FRAME) return { kind: 'fatal', reason: 'message_too_big', byUws: false };
   let value: unknown;
   try {
-    if (protocol === 'v1.msgpack') {
+    if (isMsgpack(protocol)) {
       if (!binary) return badFrame;
       value = unpack(data);
     } else {

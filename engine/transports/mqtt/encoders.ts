@@ -23,9 +23,9 @@
 import type { Compressor } from '../../areas/compression.ts';
 import type { FormatTable, MessageEncoder, PayloadView } from '../../areas/encoding.ts';
 import type { LogRecord } from '../../log/types.ts';
-import { CONTENT_ENCODING, encodePublish, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
+import { CONTENT_ENCODING, CONTENT_ENCODING_BYTES, encodePublish, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
-export { CONTENT_ENCODING, CONTENT_TYPES, encodePublish, packetIdOf, withDup, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
+export { CONTENT_ENCODING, CONTENT_ENCODING_BYTES, CONTENT_TYPES, encodePublish, packetIdOf, withDup, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
 /** What decides a subscriber's PUBLISH bytes. `rap` and `lean` are ignored for 3.1.1. */
 export interface MqttFormatKey {
@@ -54,7 +54,7 @@ export function mqttEncoder(key: MqttFormatKey, compressor: Compressor): Message
         qos: key.qos,
         retain: v5 && key.rap && r.headers?.retain === true,
         lean: v5 && key.lean,
-        ...(deflate && { compressed: deflatedPayload(r, () => payload.deflated(compressor, MQTT_PAYLOAD_ENCODER, area)) }),
+        ...(deflate && { compressed: deflatedPayload(r, () => payload.deflated(compressor, MQTT_PAYLOAD_ENCODER, area, CONTENT_ENCODING_BYTES)) }),
       }),
   };
 }

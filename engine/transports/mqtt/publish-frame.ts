@@ -54,7 +54,7 @@ export interface PublishShape {
 export const CONTENT_ENCODING: readonly [string, string] = ['content-encoding', 'deflate'];
 
 /** Bytes the CONTENT_ENCODING property adds to a PUBLISH (identifier, two length-prefixed strings). */
-const CONTENT_ENCODING_BYTES = 1 + 2 + CONTENT_ENCODING[0].length + 2 + CONTENT_ENCODING[1].length;
+export const CONTENT_ENCODING_BYTES = 1 + 2 + CONTENT_ENCODING[0].length + 2 + CONTENT_ENCODING[1].length;
 
 /**
  * The compressed payload when the PUBLISH it makes is smaller than the plain one, property

@@ -93,7 +93,6 @@ export function mountWsEndpoint(
       const wire = chooseSubprotocol(protocolHeader);
       if (wire === undefined) return refuse(res, 'bad_request', `subprotocol must be one of ${Object.keys(SUBPROTOCOLS).join(', ')}`);
       const token = bearerToken(authorization) ?? (queryToken === '' ? undefined : queryToken);
-      const format = opts.formatOf(wire);
       const chosen = protocolHeader.trim() === '' ? '' : wire.name;
       // A connect storm presents tokens already verified (or none in dev mode): upgrade in this
       // callback, with no promise or closures that would outlive it [issue 6].
@@ -101,7 +100,8 @@ export function mountWsEndpoint(
       if (known !== undefined) {
         const banned = admitIdentity(known, address);
         if (banned !== undefined) return refuseUpgrade(res, refusals, banned, { address, subject: known.subject });
-        res.upgrade<WsUserData>({ conn: new WsConnection(known, wire, format, onEngineClose) }, key, chosen, extensions, context);
+        // The format is activated only for an admitted connection: a refused one costs no encoding.
+        res.upgrade<WsUserData>({ conn: new WsConnection(known, wire, opts.formatOf(wire), onEngineClose) }, key, chosen, extensions, context);
         return;
       }
       const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
@@ -114,7 +114,7 @@ export function mountWsEndpoint(
           if (aborted) return;
           const banned = admitIdentity(principal, address);
           if (banned !== undefined) return refuseUpgrade(res, refusals, banned, { address: remote, subject: principal.subject });
-          const conn = new WsConnection(principal, wire, format, onEngineClose);
+          const conn = new WsConnection(principal, wire, opts.formatOf(wire), onEngineClose);
           res.cork(() => res.upgrade<WsUserData>({ conn }, key, chosen, extensions, context));
         },
         (err: unknown) => {

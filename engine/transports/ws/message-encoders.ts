@@ -39,7 +39,7 @@ export function deflated(base: MessageEncoder, compressor: Compressor): MessageE
   return {
     name,
     encode(area: string, r: LogRecord, payload: PayloadView): Uint8Array {
-      const frame = base.encode(area, r, payload);
+      const frame = payload.frame(base, area);
       return compressor.deflate(name, area, frame, COMPRESSED_MARKER) ?? frame;
     },
   };

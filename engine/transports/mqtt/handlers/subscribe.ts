@@ -127,12 +127,24 @@ function planSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePack
   return plan;
 }
 
-/** The User Property accept-encoding (any occurrence, as mqtt-packet folds repeats into an array) lists deflate. */
+/**
+ * The User Property accept-encoding lists deflate: any occurrence (mqtt-packet folds repeats into
+ * an array), the name in any case, tokens comma-separated with optional parameters as HTTP's
+ * Accept-Encoding (RFC 9110 §12.5.3): `gzip, deflate;q=0.8` accepts it, `deflate;q=0` refuses it.
+ */
 export function acceptsDeflate(user: Readonly<Record<string, string | string[]>> | undefined): boolean {
-  if (user === undefined || !Object.hasOwn(user, 'accept-encoding')) return false;
-  const v = user['accept-encoding'];
-  for (const value of Array.isArray(v) ? v : [v]) {
-    for (const token of String(value).split(',')) if (token.trim().toLowerCase() === 'deflate') return true;
+  if (user === undefined) return false;
+  for (const name of Object.keys(user)) {
+    if (name.toLowerCase() !== 'accept-encoding') continue;
+    const v = user[name];
+    for (const value of Array.isArray(v) ? v : [v]) {
+      for (const entry of String(value).split(',')) {
+        const [token, ...params] = entry.split(';').map((p) => p.trim().toLowerCase());
+        if (token !== 'deflate') continue;
+        const q = params.find((p) => p.startsWith('q='));
+        if (q === undefined || Number(q.slice(2)) > 0) return true;
+      }
+    }
   }
   return false;
 }
