@@ -6,7 +6,8 @@
  * areas go plain, resume from the ring and from the log, acks, retained messages.
  */
 import { randomBytes } from 'node:crypto';
-import { gzipSync, inflateRawSync } from 'node:zlib';
+import { get as httpGet } from 'node:http';
+import { gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert } from '../../loadtest/alerts.ts';
 import { metric, publishOk, range, startTestEngine, until, type TestEngine, type Vehicle } from '../testing/harness.ts';
@@ -136,6 +137,32 @@ describe('websocket +deflate subprotocols', () => {
     // 20 replayed offsets and 2 live ones, each compressed at most once (areas/replay-cache.ts);
     // per vehicle it would be 3 x 20 + 2.
     expect((await compressedCount('ws-json-deflate')) - before).toBeLessThanOrEqual(22);
+  });
+});
+
+describe('history pages', () => {
+  it('are gzipped for a client that sends Accept-Encoding: gzip (and only then), the same JSON once gunzipped', async () => {
+    const area = 'city:history-z';
+    await publishAll(area, alerts(20, 2048, 500));
+    const get = (acceptEncoding?: string): Promise<{ encoding: string | undefined; vary: string | undefined; body: Buffer }> =>
+      new Promise((resolve, reject) => {
+        const req = httpGet(`${t.base}/v1/areas/${area}/messages?from=0`, { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], vary: res.headers.vary, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+      });
+    const plain = await get();
+    const zipped = await get('gzip, deflate, br');
+    const refused = await get('gzip;q=0, deflate');
+    expect(plain.encoding).toBeUndefined();
+    expect(refused.encoding).toBeUndefined();
+    expect(zipped.encoding).toBe('gzip');
+    expect(zipped.vary).toBe('accept-encoding');
+    expect(gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+    expect(zipped.body.byteLength).toBeLessThan(plain.body.byteLength / 2);
+    expect((JSON.parse(plain.body.toString()) as { messages: { data: unknown }[] }).messages.map((m) => m.data)).toEqual(alerts(20, 2048, 500));
   });
 });
 

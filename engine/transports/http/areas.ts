@@ -3,11 +3,14 @@
  * GET /v1/areas/{area}/messages?from=N&limit=M: retained, unexpired history (the full-state fetch
  * a vehicle does after recovered:false). `next` is where the following page starts.
  */
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { PayloadView } from '../../areas/encoding.ts';
 import { isValidAreaId } from '../../auth/patterns.ts';
 import { EngineError } from '../../errors.ts';
 import type { LogRecord } from '../../log/types.ts';
+import { acceptsCoding } from '../shared/accept-encoding.ts';
 import { authenticateRequest, type HttpContext } from './context.ts';
 import { areaParam, errorCodeOf, sendError, sendJson, watchAbort } from './respond.ts';
 
@@ -42,6 +45,7 @@ export function handleAreaInfo(ctx: HttpContext, res: HttpResponse, req: HttpReq
 export function handleHistory(ctx: HttpContext, res: HttpResponse, req: HttpRequest): void {
   const area = areaParam(req);
   const authorization = req.getHeader('authorization');
+  const gzip = acceptsCoding(req.getHeader('accept-encoding'), 'gzip');
   const fromRaw = req.getQuery('from') ?? '';
   const limitRaw = req.getQuery('limit') ?? '';
   const state = watchAbort(res);
@@ -59,10 +63,19 @@ export function handleHistory(ctx: HttpContext, res: HttpResponse, req: HttpRequ
       if (h.state.head === 0) throw new EngineError('area_not_found', `area ${area} has no messages`);
       const items = h.records.map(recordJson).join(',');
       const body = `{"area":"${area}","epoch":"${h.state.epoch}","head":${h.state.head},"first":${h.state.first},"next":${h.next},"messages":[${items}]}`;
-      if (!state.aborted) sendJson(res, 200, body);
+      // A page of up to 1000 alerts is what a vehicle fetches to fill a gap: gzip it (off the
+      // event loop, zlib's thread pool) when the client takes it and it is worth it [issue 16].
+      if (gzip && body.length >= GZIP_MIN_BYTES) {
+        const packed = await gzipAsync(body);
+        if (!state.aborted) sendJson(res, 200, packed, { 'content-encoding': 'gzip', vary: 'accept-encoding' });
+      } else if (!state.aborted) sendJson(res, 200, body, { vary: 'accept-encoding' });
     })
     .catch(fail);
 }
+
+const gzipAsync = promisify(gzipCallback);
+/** History bodies shorter than this go as they are (a gzip header and a round of zlib for nothing). */
+const GZIP_MIN_BYTES = 1024;
 
 function recordJson(r: LogRecord): string {
   const enc = r.contentType === 'binary' ? ',"encoding":"base64"' : '';

@@ -16,7 +16,7 @@ export function watchAbort(res: HttpResponse): Aborted {
   return state;
 }
 
-export function sendJson(res: HttpResponse, status: number, body: string, extraHeaders?: Record<string, string>): void {
+export function sendJson(res: HttpResponse, status: number, body: string | Uint8Array, extraHeaders?: Record<string, string>): void {
   res.cork(() => {
     res.writeStatus(`${status} ${statusText(status)}`).writeHeader('content-type', 'application/json');
     if (extraHeaders !== undefined) for (const [k, v] of Object.entries(extraHeaders)) res.writeHeader(k, v);

@@ -18,6 +18,7 @@
 import type { ISubscribePacket } from 'mqtt-packet';
 import type { Since } from '../../../areas/registry.ts';
 import { MQTT_REASON, type MqttReason } from '../../../errors.ts';
+import { acceptsCoding } from '../../shared/accept-encoding.ts';
 import { attachSubscription } from '../attach.ts';
 import type { MqttConnection } from '../connection.ts';
 import type { MqttContext } from '../context.ts';
@@ -129,22 +130,14 @@ function planSubscribe(ctx: MqttContext, conn: MqttConnection, p: ISubscribePack
 
 /**
  * The User Property accept-encoding lists deflate: any occurrence (mqtt-packet folds repeats into
- * an array), the name in any case, tokens comma-separated with optional parameters as HTTP's
- * Accept-Encoding (RFC 9110 §12.5.3): `gzip, deflate;q=0.8` accepts it, `deflate;q=0` refuses it.
+ * an array), the name in any case, the value as HTTP's Accept-Encoding (../../shared/accept-encoding.ts).
  */
 export function acceptsDeflate(user: Readonly<Record<string, string | string[]>> | undefined): boolean {
   if (user === undefined) return false;
   for (const name of Object.keys(user)) {
     if (name.toLowerCase() !== 'accept-encoding') continue;
     const v = user[name];
-    for (const value of Array.isArray(v) ? v : [v]) {
-      for (const entry of String(value).split(',')) {
-        const [token, ...params] = entry.split(';').map((p) => p.trim().toLowerCase());
-        if (token !== 'deflate') continue;
-        const q = params.find((p) => p.startsWith('q='));
-        if (q === undefined || Number(q.slice(2)) > 0) return true;
-      }
-    }
+    for (const value of Array.isArray(v) ? v : [v]) if (acceptsCoding(String(value), 'deflate')) return true;
   }
   return false;
 }
