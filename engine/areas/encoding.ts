@@ -110,8 +110,11 @@ export class FormatTable {
     return frames;
   }
 
-  /** One format's frame (catch-up from the log, where only one subscriber needs it). */
-  encodeOne(format: number, area: string, record: LogRecord): Uint8Array {
-    return this.list[format].encode(area, record, new PayloadView(record));
+  /**
+   * One format's frame of the record `view` holds (replays from the log: ./replay-cache.ts keeps
+   * the view, so a second format of the same record reuses what the first one encoded).
+   */
+  encodeOne(format: number, area: string, view: PayloadView): Uint8Array {
+    return view.frame(this.list[format], area);
   }
 }

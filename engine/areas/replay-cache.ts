@@ -8,20 +8,15 @@
  * sweep once no replay has used it for IDLE_MS. An entry is checked against the record's accept
  * time, so a log reset that reuses offsets never serves an old message's frame.
  */
-import type { FormatTable } from './encoding.ts';
+import { PayloadView, type FormatTable } from './encoding.ts';
 import type { LogRecord } from '../log/types.ts';
 
 export const REPLAY_CACHE_OFFSETS = 256;
 export const REPLAY_CACHE_IDLE_MS = 10_000;
 
-interface Entry {
-  readonly time: number;
-  /** By format index; undefined where not encoded yet. */
-  readonly frames: (Uint8Array | undefined)[];
-}
-
 export class ReplayCache {
-  private readonly entries = new Map<number, Entry>();
+  /** By offset: the record's view, which keeps every frame encoded from it (PayloadView.frame). */
+  private readonly entries = new Map<number, PayloadView>();
   private usedAt = 0;
 
   constructor(
@@ -36,15 +31,13 @@ export class ReplayCache {
   /** The record's frame in `format`, encoded on first use (FormatTable.encodeOne). */
   frame(format: number, area: string, r: LogRecord): Uint8Array {
     this.usedAt = this.now();
-    let e = this.entries.get(r.offset);
-    if (e === undefined || e.time !== r.time) {
-      if (e === undefined && this.entries.size >= REPLAY_CACHE_OFFSETS) this.entries.delete(this.entries.keys().next().value as number);
-      e = { time: r.time, frames: [] };
-      this.entries.set(r.offset, e);
+    let view = this.entries.get(r.offset);
+    if (view === undefined || view.record.time !== r.time) {
+      if (view === undefined && this.entries.size >= REPLAY_CACHE_OFFSETS) this.entries.delete(this.entries.keys().next().value as number);
+      view = new PayloadView(r);
+      this.entries.set(r.offset, view);
     }
-    let f = e.frames[format];
-    if (f === undefined) f = e.frames[format] = this.formats.encodeOne(format, area, r);
-    return f;
+    return this.formats.encodeOne(format, area, view);
   }
 
   /** From the sweep: forget everything once replays stopped using it. */
