@@ -25,7 +25,7 @@ import type { FormatTable, MessageEncoder, PayloadView } from '../../areas/encod
 import type { LogRecord } from '../../log/types.ts';
 import { CONTENT_ENCODING, CONTENT_ENCODING_BYTES, encodePublish, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
-export { CONTENT_ENCODING, CONTENT_ENCODING_BYTES, CONTENT_TYPES, encodePublish, packetIdOf, withDup, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
+export { CONTENT_ENCODING, CONTENT_TYPES, encodePublish, packetIdOf, withDup, type MqttVersion, type PublishSource, type Qos } from './publish-frame.ts';
 
 /** What decides a subscriber's PUBLISH bytes. `rap` and `lean` are ignored for 3.1.1. */
 export interface MqttFormatKey {
@@ -54,19 +54,23 @@ export function mqttEncoder(key: MqttFormatKey, compressor: Compressor): Message
         qos: key.qos,
         retain: v5 && key.rap && r.headers?.retain === true,
         lean: v5 && key.lean,
-        ...(deflate && { compressed: deflatedPayload(r, () => payload.deflated(compressor, MQTT_PAYLOAD_ENCODER, area, CONTENT_ENCODING_BYTES)) }),
+        ...(deflate && { compressed: compressedPayload(compressor, area, r, payload) }),
       }),
   };
 }
 
 /**
- * The payload compressed for a deflate subscription (`compress`), unless the publisher marked it
- * as encoded already with its own content-encoding User Property: that one goes as it is.
+ * The payload to send on a deflate subscription, compressed (undefined: send it as published).
+ * A payload the publisher marked as encoded already, with its own content-encoding User
+ * Property, goes as it is. Ring frames deflate it once per record for all 12 deflate formats
+ * (`view`, PayloadView.deflated); a retained message, built outside the ring, deflates it here.
  */
-export function deflatedPayload(r: PublishSource, compress: () => Uint8Array | undefined): Uint8Array | undefined {
+export function compressedPayload(compressor: Compressor, area: string, r: PublishSource, view?: PayloadView): Uint8Array | undefined {
   const user = r.headers?.userProperties;
   if (user !== undefined) for (const [k] of user) if (k === CONTENT_ENCODING[0]) return undefined;
-  return compress();
+  return view !== undefined
+    ? view.deflated(compressor, MQTT_PAYLOAD_ENCODER, area, CONTENT_ENCODING_BYTES)
+    : compressor.deflate(MQTT_PAYLOAD_ENCODER, area, r.payload, undefined, CONTENT_ENCODING_BYTES);
 }
 
 /** FormatTable indices of the MQTT formats. */

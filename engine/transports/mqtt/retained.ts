@@ -1,7 +1,7 @@
 /** The retained message a new subscription gets first (SUBSCRIBE, wildcard expansion). */
 import type { MqttConnection } from './connection.ts';
 import type { MqttContext } from './context.ts';
-import { CONTENT_ENCODING_BYTES, deflatedPayload, encodePublish, MQTT_PAYLOAD_ENCODER, packetIdOf, type Qos } from './encoders.ts';
+import { compressedPayload, encodePublish, packetIdOf, type Qos } from './encoders.ts';
 import type { MqttSubscription } from './subscription.ts';
 
 /**
@@ -21,7 +21,7 @@ export function sendRetained(ctx: MqttContext, conn: MqttConnection, sub: MqttSu
   let qos = Math.min(r.headers?.qos ?? 1, sub.qos) as Qos;
   const id = packetIdOf(r.offset);
   if (qos > 0 && (conn.inflight.full || conn.inflight.has(id))) qos = 0;
-  const compressed = sub.options.deflate && conn.version === 5 ? deflatedPayload(r, () => ctx.compressor.deflate(MQTT_PAYLOAD_ENCODER, area, r.payload, undefined, CONTENT_ENCODING_BYTES)) : undefined;
+  const compressed = sub.options.deflate && conn.version === 5 ? compressedPayload(ctx.compressor, area, r) : undefined;
   const frame = encodePublish(area, r, { version: conn.version, qos, retain: true, lean: conn.lean, ...(compressed !== undefined && { compressed }) }, now);
   if (frame.byteLength > conn.clientMaxPacket) return;
   if (qos > 0) conn.inflight.add(id, sub, 0);
