@@ -54,8 +54,9 @@ export class Client extends Emitter<ClientEvents> {
   constructor(private readonly opts: ClientOptions) {
     super();
     this.codec = opts.codec ?? jsonCodec;
-    this.compression = opts.compression ?? canInflate();
-    if (this.compression && !canInflate()) throw new UsageError('no_decompression', "compression: true needs DecompressionStream('deflate-raw') (current browsers; Node 20 has it, checked on 20.20)");
+    const inflates = canInflate();
+    this.compression = opts.compression ?? inflates;
+    if (this.compression && !inflates) throw new UsageError('no_decompression', "compression: true needs DecompressionStream('deflate-raw') (current browsers; Node 20 has it, checked on 20.20)");
     this.store = opts.store ?? new MemoryPositionStore();
     this.random = opts.random ?? Math.random;
     this.credentials = new Credentials(opts.token, opts.getToken, this.random, (exp, refreshAt) => this.emit('token', { exp, refreshAt }));

@@ -65,6 +65,13 @@ export function payloadOf(frame: { encoding?: string; data: unknown }): unknown 
 
 const textDecoder = new TextDecoder();
 
+/** The bytes of a binary frame (an ArrayBuffer or a view of one, copy-free); undefined for text. */
+export function frameBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
+
 export const jsonCodec: Codec = Object.freeze({
   subprotocol: 'v1.json',
   binary: false,
@@ -73,9 +80,11 @@ export const jsonCodec: Codec = Object.freeze({
   decode(data: unknown): ServerFrame {
     let text: string;
     if (typeof data === 'string') text = data;
-    else if (data instanceof ArrayBuffer) text = textDecoder.decode(new Uint8Array(data));
-    else if (ArrayBuffer.isView(data)) text = textDecoder.decode(data as Uint8Array);
-    else throw new FrameError('frame is neither text nor bytes');
+    else {
+      const bytes = frameBytes(data);
+      if (bytes === undefined) throw new FrameError('frame is neither text nor bytes');
+      text = textDecoder.decode(bytes);
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -5,6 +5,7 @@
  * inflate code of its own. 0xC1 can start neither JSON text nor msgpack, so any other frame is
  * a plain v1 frame.
  */
+import { frameBytes } from './codec.ts';
 
 /** First byte of a compressed frame. */
 export const COMPRESSED_MARKER = 0xc1;
@@ -22,13 +23,6 @@ export function canInflate(): boolean {
   } catch {
     return false; // an older engine that knows gzip/deflate only
   }
-}
-
-/** The bytes of a binary frame (ArrayBuffer or a view); undefined for text. */
-export function frameBytes(data: unknown): Uint8Array | undefined {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return undefined;
 }
 
 /** The frame compressed after the marker (a copy-free view), or undefined for a plain frame. */

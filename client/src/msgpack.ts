@@ -3,7 +3,7 @@
  * binary payloads arrive as bytes (msgpack bin). Needs the optional peer dependency msgpackr.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { checkServerFrame, FrameError } from './codec.ts';
+import { checkServerFrame, FrameError, frameBytes } from './codec.ts';
 import type { ClientFrame, Codec, ServerFrame } from './types.ts';
 
 // useRecords:false: plain maps, which the engine's ack fast path matches byte for byte.
@@ -15,10 +15,8 @@ export const msgpackCodec: Codec = Object.freeze({
   binary: true,
   encode: (frame: ClientFrame) => packr.pack(frame),
   decode(data: unknown): ServerFrame {
-    let bytes: Uint8Array;
-    if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
-    else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    else throw new FrameError('v1.msgpack frame is not binary');
+    const bytes = frameBytes(data);
+    if (bytes === undefined) throw new FrameError('v1.msgpack frame is not binary');
     let parsed: unknown;
     try {
       parsed = unpackr.unpack(bytes);
