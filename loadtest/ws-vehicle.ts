@@ -97,7 +97,6 @@ class Inflated {
   private readonly frames: Buffer[] = [];
   private readonly plain: Buffer[] = [];
   private next = 0;
-  inflates = 0;
 
   of(buf: Buffer, s: number, e: number): Buffer {
     const len = e - s;
@@ -106,7 +105,6 @@ class Inflated {
       if (f.length === len && buf.compare(f, 0, len, s, e) === 0) return this.plain[i];
     }
     const plain = inflateRawSync(buf.subarray(s + 1, e));
-    this.inflates++;
     this.frames[this.next] = Buffer.from(buf.subarray(s, e));
     this.plain[this.next] = plain;
     this.next = (this.next + 1) % INFLATED_KEPT;

@@ -29,6 +29,20 @@ function client(url: string, opts: Partial<ClientOptions> = {}): Client {
   return c;
 }
 
+/** A v1 server of our own on 127.0.0.1 (closed after the test): it picks a subprotocol and answers each subscribe. Returns its port. */
+async function fakeServer(handleProtocols: (offered: Set<string>) => string | false, onSubscribe: (ws: WebSocket, area: string) => void): Promise<number> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols });
+  cleanup.push(() => new Promise((r) => wss.close(() => r())));
+  await new Promise((r) => wss.once('listening', r));
+  wss.on('connection', (ws) => {
+    ws.on('message', (data) => {
+      const f = JSON.parse(data.toString()) as { type: string; area: string };
+      if (f.type === 'subscribe') onSubscribe(ws, f.area);
+    });
+  });
+  return (wss.address() as { port: number }).port;
+}
+
 /** Message i: a realistic ~3 KB alert (compressed) for odd i, a tiny one (sent plain) for even i. */
 const body = (i: number): unknown => (i % 2 === 1 ? (JSON.parse(makeAlert(1, false, i, 3000).toString()) as unknown) : { i });
 
@@ -88,27 +102,18 @@ describe('compression in the SDK', () => {
 
   it('an older server that speaks v1.json only: the SDK reads its plain frames; a corrupt compressed frame is a bad frame', async () => {
     const offered: string[] = [];
-    const wss = new WebSocketServer({
-      port: 0,
-      host: '127.0.0.1',
-      handleProtocols: (protocols) => {
+    const oldPort = await fakeServer(
+      (protocols) => {
         offered.push([...protocols].join(', '));
         return protocols.has('v1.json') ? 'v1.json' : false;
       },
-    });
-    cleanup.push(() => new Promise((r) => wss.close(() => r())));
-    await new Promise((r) => wss.once('listening', r));
-    wss.on('connection', (ws) => {
-      ws.on('message', (data) => {
-        const f = JSON.parse(data.toString()) as { type: string; area: string };
-        if (f.type !== 'subscribe') return;
-        ws.send(JSON.stringify({ type: 'subscribed', area: f.area, epoch: 'old', offset: 0, recovered: false }));
-        ws.send(JSON.stringify({ type: 'message', area: f.area, offset: 1, time: 1, data: { old: true } }));
-      });
-    });
-    const port = (wss.address() as { port: number }).port;
+      (ws, area) => {
+        ws.send(JSON.stringify({ type: 'subscribed', area, epoch: 'old', offset: 0, recovered: false }));
+        ws.send(JSON.stringify({ type: 'message', area, offset: 1, time: 1, data: { old: true } }));
+      },
+    );
     const rec = new Recorder();
-    const c = client(`ws://127.0.0.1:${port}/v1/ws`);
+    const c = client(`ws://127.0.0.1:${oldPort}/v1/ws`);
     c.subscribe('o:a', rec.handler);
     c.connect();
     await until('the old server message', () => rec.offsets('o:a').length === 1, SDK_WAIT_MS);
@@ -116,22 +121,18 @@ describe('compression in the SDK', () => {
     expect(rec.got.get('o:a')![0].data).toEqual({ old: true });
 
     // A server that chose +deflate and sends a corrupt stream after the marker: reported, the client carries on.
-    const bad = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'v1.json+deflate' });
-    cleanup.push(() => new Promise((r) => bad.close(() => r())));
-    await new Promise((r) => bad.once('listening', r));
-    bad.on('connection', (ws) => {
-      ws.on('message', (data) => {
-        const f = JSON.parse(data.toString()) as { type: string; area: string };
-        if (f.type !== 'subscribe') return;
-        ws.send(Buffer.from(JSON.stringify({ type: 'subscribed', area: f.area, epoch: 'z', offset: 0, recovered: false })), { binary: true });
+    const badPort = await fakeServer(
+      () => 'v1.json+deflate',
+      (ws, area) => {
+        ws.send(Buffer.from(JSON.stringify({ type: 'subscribed', area, epoch: 'z', offset: 0, recovered: false })), { binary: true });
         ws.send(Buffer.from([0xc1, 0xff, 0xff, 0xff]), { binary: true });
-        const good = deflateRawSync(JSON.stringify({ type: 'message', area: f.area, offset: 1, time: 1, data: { ok: 1 } }));
+        const good = deflateRawSync(JSON.stringify({ type: 'message', area, offset: 1, time: 1, data: { ok: 1 } }));
         ws.send(Buffer.concat([Buffer.from([0xc1]), good]), { binary: true });
-      });
-    });
+      },
+    );
     const errors: string[] = [];
     const rec2 = new Recorder();
-    const c2 = client(`ws://127.0.0.1:${(bad.address() as { port: number }).port}/v1/ws`);
+    const c2 = client(`ws://127.0.0.1:${badPort}/v1/ws`);
     c2.on('error', (x) => errors.push(x.type));
     c2.subscribe('b:a', rec2.handler);
     c2.connect();
